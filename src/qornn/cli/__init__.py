@@ -1,0 +1,1 @@
+"""Command-line interface: ``qornn <command>``; one module per command."""

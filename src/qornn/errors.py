@@ -1,0 +1,25 @@
+"""Exceptions that the command line turns into one-line errors (exit code 2).
+
+Every message names the offending value and what is allowed, e.g.
+``model.hidden_size=100 is not a power of two; hadamard needs 2^k (e.g. 64, 128, 256)``.
+"""
+
+
+class QornnError(Exception):
+    """Base class: a user-facing problem, reported as one line without a traceback."""
+
+
+class ConfigError(QornnError, ValueError):
+    """A configuration value (size, bit width, preset, key) is not allowed."""
+
+
+class ShapeError(QornnError, ValueError):
+    """A tensor or matrix has a shape the operation cannot accept."""
+
+
+class DataError(QornnError):
+    """A data file is missing or malformed."""
+
+
+class CheckpointError(QornnError):
+    """A run folder or checkpoint is missing, incomplete or corrupted."""
