@@ -1,0 +1,32 @@
+"""``qornn info DIR``: size in bits and per-matrix facts of a trained model."""
+from __future__ import annotations
+
+from .common import print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="model size and weight statistics of a run folder")
+    p.add_argument("run_dir", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print JSON (stable keys, see README)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..run import load_trained
+    from ..size import model_size
+
+    cfg, _, model = load_trained(args.run_dir)
+    size = model_size(model)
+    if args.json:
+        print_json({"run": str(args.run_dir), "recurrent": cfg.model.recurrent, **size})
+        return 0
+    print(f"run {args.run_dir}: {cfg.model.recurrent}, hidden {cfg.model.hidden_size}, "
+          f"total {size['total_bits']} bits ({size['total_kbits']:.2f} kbit)")
+    header = f"{'tensor':<28} {'role':<9} {'shape':<12} {'bits':>9} {'distinct':>9} {'zeros':>7} {'||WᵀW−I||₂':>11}"
+    print(header)
+    for name, e in size["weights"].items():
+        shape = "x".join(str(s) for s in e["shape"])
+        orth = f"{e['orthogonality_error']:.2e}" if "orthogonality_error" in e else ""
+        print(f"{name:<28} {e['role']:<9} {shape:<12} {e['bits']:>9} {e['distinct_values']:>9} "
+              f"{e['zero_fraction']:>7.3f} {orth:>11}")
+    return 0

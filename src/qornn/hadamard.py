@@ -1,0 +1,145 @@
+"""Hadamard algebra: Sylvester matrices and the fast Walsh–Hadamard transform (FWHT).
+
+The Sylvester Hadamard matrix of order n = 2^k is
+
+    S_1 = [1],    S_{2n} = S_n ⊗ [[1, 1], [1, -1]],
+
+a symmetric ±1 matrix with S Sᵀ = n·I.  ``fwht(x)`` computes x·S (= S·x for each
+row, since S is symmetric) in n·log2(n) additions; ``block_fwht(x, m)`` applies
+I_q ⊗ S_m (q = n/m independent blocks of size m).  ``hadamard_transform`` picks the
+dense product or the butterfly, whichever is faster for the size; both agree to
+float rounding and both have autograd (the transform is linear and symmetric, so
+its backward is the same transform of the incoming gradient).
+
+>>> import torch
+>>> S = sylvester(4)
+>>> torch.equal(S @ S.T, 4 * torch.eye(4))
+True
+>>> x = torch.randn(3, 8, dtype=torch.float64)
+>>> torch.allclose(fwht(x), x @ sylvester(8, dtype=torch.float64))
+True
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+from .errors import ShapeError
+
+__all__ = [
+    "is_power_of_two",
+    "log2_exact",
+    "sylvester",
+    "block_sylvester",
+    "fwht",
+    "block_fwht",
+    "hadamard_transform",
+    "DENSE_MAX_SIZE",
+]
+
+#: Sizes up to this use the dense product in ``hadamard_transform(method="auto")``:
+#: on CPU a BLAS matmul beats a pure-PyTorch butterfly below about 1024.
+DENSE_MAX_SIZE = 512
+
+
+def is_power_of_two(n: int) -> bool:
+    return isinstance(n, int) and n >= 1 and (n & (n - 1)) == 0
+
+
+def log2_exact(n: int, what: str = "size") -> int:
+    """k with 2^k = n, or a ShapeError naming n."""
+    if not is_power_of_two(n):
+        raise ShapeError(f"{what}={n} is not a power of two; allowed: 1, 2, 4, 8, ... (2^k)")
+    return n.bit_length() - 1
+
+
+@functools.lru_cache(maxsize=64)
+def _sylvester_cpu(n: int) -> torch.Tensor:
+    k = log2_exact(n, "Hadamard order n")
+    h = torch.ones(1, 1, dtype=torch.float64)
+    h2 = torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=torch.float64)
+    for _ in range(k):
+        h = torch.kron(h, h2)
+    return h
+
+
+def sylvester(n: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """Sylvester Hadamard matrix S_n (entries ±1, S Sᵀ = n·I); n must be a power of two."""
+    return _sylvester_cpu(n).to(dtype=dtype, device=device)
+
+
+def block_sylvester(n: int, m: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """I_q ⊗ S_m with q = n/m: q copies of S_m on the diagonal, zeros elsewhere."""
+    _check_block(n, m)
+    return torch.block_diag(*([sylvester(m, dtype=dtype, device=device)] * (n // m)))
+
+
+def _check_block(n: int, m: int) -> None:
+    log2_exact(m, "block size m")
+    if n % m != 0:
+        raise ShapeError(f"block size m={m} does not divide n={n}; allowed: a power of two dividing {n}")
+
+
+def _butterfly(x: torch.Tensor) -> torch.Tensor:
+    """Unnormalised FWHT along the last dimension (no autograd bookkeeping needed)."""
+    n = x.shape[-1]
+    lead = x.shape[:-1]
+    y = x.reshape(-1, n)
+    h = 1
+    while h < n:
+        y = y.view(-1, n // (2 * h), 2, h)
+        a, b = y[:, :, 0, :], y[:, :, 1, :]
+        y = torch.stack((a + b, a - b), dim=2)
+        h *= 2
+    return y.reshape(*lead, n)
+
+
+class _FWHTFunction(torch.autograd.Function):
+    """y = x·S_n; since S is symmetric, dL/dx = (dL/dy)·S_n. Saves no tensors."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return _butterfly(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _butterfly(grad)
+
+
+def fwht(x: torch.Tensor) -> torch.Tensor:
+    """Unnormalised Walsh–Hadamard transform along the last dim: x ↦ x·S_n (n·log2 n adds)."""
+    log2_exact(x.shape[-1], "last dimension of x")
+    return _FWHTFunction.apply(x)
+
+
+def block_fwht(x: torch.Tensor, m: int) -> torch.Tensor:
+    """x ↦ x·(I_q ⊗ S_m): the FWHT of each consecutive block of m features."""
+    n = x.shape[-1]
+    _check_block(n, m)
+    return fwht(x.reshape(*x.shape[:-1], n // m, m)).reshape(x.shape)
+
+
+def hadamard_transform(x: torch.Tensor, block_size: int | None = None, method: str = "auto") -> torch.Tensor:
+    """x ↦ x·(I_q ⊗ S_m) along the last dimension (m = block_size, default n: plain S_n).
+
+    ``method`` is ``"dense"`` (matmul with the explicit matrix), ``"fwht"`` (butterfly) or
+    ``"auto"`` (dense for m ≤ DENSE_MAX_SIZE, else butterfly).
+    """
+    n = x.shape[-1]
+    m = n if block_size is None else block_size
+    _check_block(n, m)
+    if method == "auto":
+        method = "dense" if m <= DENSE_MAX_SIZE else "fwht"
+    if method == "dense":
+        s = sylvester(m, dtype=x.dtype, device=x.device)
+        return (x.reshape(*x.shape[:-1], n // m, m) @ s).reshape(x.shape)
+    if method == "fwht":
+        return block_fwht(x, m)
+    raise ValueError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
+
+
+def normalizer(m: int) -> float:
+    """1/√m, the scale that makes S_m/√m orthogonal."""
+    return 1.0 / math.sqrt(m)

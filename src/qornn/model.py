@@ -1,0 +1,220 @@
+"""Orthogonal RNNs with quantized weights, as drop-in ``torch.nn`` modules.
+
+:class:`OrthoRNN` is the recurrence (interface of ``torch.nn.RNN(batch_first=True)``):
+
+    linear (HadamRNN default):  h_t = W h_{t-1} + U x_t + b
+    non-linear (classic ORNN):  h_t = σ(W h_{t-1} + U x_t + b)
+
+with W given by a recurrent scheme (``qornn.recurrent``) and U quantized to p bits.
+:class:`SequenceModel` adds an optional token embedding and the readout
+y_t = V σ(h_t) + c (σ applied here only when the recurrence is linear), many-to-many
+or many-to-one (last state, or mean over non-padding steps).
+
+>>> import torch
+>>> rnn = OrthoRNN(10, 64, recurrent="hadamard", input_bits=4)
+>>> out, h_n = rnn(torch.randn(2, 7, 10))
+>>> tuple(out.shape), tuple(h_n.shape)
+((2, 7, 64), (1, 2, 64))
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from . import engine as engines
+from .activations import make_activation
+from .errors import ConfigError, ShapeError
+from .quant import UniformQuantizer, check_bits, quantize_ste
+from .recurrent import attach, build_scheme, latent_of, scheme_of
+
+__all__ = ["OrthoRNN", "SequenceModel", "build_model", "quantize_weight_"]
+
+
+def quantize_weight_(module: nn.Module, tensor_name: str, bits: int | None) -> nn.Module:
+    """Put the p-bit STE quantizer on ``module.<tensor_name>`` (no-op for ``bits=None``)."""
+    if bits is not None:
+        parametrize.register_parametrization(module, tensor_name, UniformQuantizer(bits))
+    return module
+
+
+class OrthoRNN(nn.Module):
+    """Single-layer RNN with a structured recurrent matrix (see module docstring).
+
+    Args:
+        input_size: features per step, or vocabulary size when called on integer tokens
+            (then U x_t is the column of U for token x_t, a one-hot product).
+        hidden_size: n.
+        recurrent: scheme name (``hadamard``, ``block-hadamard``, ``dense``, ...).
+        input_bits: p for U (None = full precision).
+        nonlinearity: σ (``relu``, ``tanh``, ``identity``, ``modrelu``).
+        linear_recurrence: σ outside (True) or inside (False) the recurrence.
+        scheme_options: further options of the scheme (``block_size``, ``ste``, ...).
+        engine: ``auto`` (structured operator, fastest path) or ``reference`` (dense loop).
+
+    Parameters follow ``nn.RNN`` names: ``weight_ih_l0`` (U), ``weight_hh_l0`` (W),
+    ``bias_hh_l0`` (b).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, recurrent: str = "hadamard", *,
+                 input_bits: int | None = None, nonlinearity: str = "relu", linear_recurrence: bool = True,
+                 bias: bool = True, batch_first: bool = True, engine: str = "auto",
+                 scheme_options: Mapping | None = None):
+        super().__init__()
+        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ConfigError(f"model.hidden_size={hidden_size!r} is not allowed; use a positive integer")
+        if not isinstance(input_size, int) or input_size < 1:
+            raise ConfigError(f"input_size={input_size!r} is not allowed; use a positive integer")
+        if engine not in engines.ENGINES:
+            raise ConfigError(f"model.engine={engine!r} is unknown; allowed: {', '.join(engines.ENGINES)}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.batch_first = batch_first
+        self.linear_recurrence = bool(linear_recurrence)
+        self.engine = engine
+        self.recurrent = recurrent
+        self.input_bits = check_bits(input_bits, "model.input_bits")
+        scheme = build_scheme(recurrent, hidden_size, scheme_options)
+
+        self.weight_ih_l0 = nn.Parameter(torch.empty(hidden_size, input_size))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(hidden_size, hidden_size))
+        self.bias_hh_l0 = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        self.activation = make_activation(nonlinearity, hidden_size)
+        self.nonlinearity = nonlinearity
+        nn.init.xavier_uniform_(self.weight_ih_l0)
+        if self.bias_hh_l0 is not None:
+            bound = 1.0 / math.sqrt(hidden_size)
+            nn.init.uniform_(self.bias_hh_l0, -bound, bound)
+        attach(self, "weight_hh_l0", scheme)
+        quantize_weight_(self, "weight_ih_l0", self.input_bits)
+
+    # -- pieces --------------------------------------------------------------------------
+    @property
+    def scheme(self):
+        return scheme_of(self, "weight_hh_l0")
+
+    @property
+    def recurrent_latent(self) -> torch.Tensor:
+        return latent_of(self, "weight_hh_l0")
+
+    def input_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """z = U x_t + b for all steps: (B, T, n). Integer x is read as token ids."""
+        u = self.weight_ih_l0
+        if not torch.is_floating_point(x):
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.input_size):
+                raise ShapeError(f"token ids must lie in [0, {self.input_size - 1}], got "
+                                 f"[{int(x.min())}, {int(x.max())}]")
+            z = F.embedding(x, u.t())
+        else:
+            if x.shape[-1] != self.input_size:
+                raise ShapeError(f"input has {x.shape[-1]} features per step; this RNN expects {self.input_size}")
+            z = x @ u.t()
+        return z if self.bias_hh_l0 is None else z + self.bias_hh_l0
+
+    def recurrent_step(self, reference: bool = False):
+        """The function h ↦ h·Wᵀ, with W computed once (dense for the reference engine)."""
+        if reference or self.scheme is None:
+            wt = self.weight_hh_l0.t()
+            return lambda h: h @ wt
+        latent = self.recurrent_latent
+        op = self.scheme.operator(latent)
+        post = self.parametrizations.weight_hh_l0[1:] if len(self.parametrizations.weight_hh_l0) > 1 else None
+        if post is not None:  # extra parametrizations (e.g. k-bit quantization of W): use the dense matrix
+            wt = self.weight_hh_l0.t()
+            return lambda h: h @ wt
+        return op
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        if x.dim() == 3 or (x.dim() == 2 and not torch.is_floating_point(x)):
+            batched = True
+        elif x.dim() == 2 or (x.dim() == 1 and not torch.is_floating_point(x)):
+            batched = False
+            x = x.unsqueeze(0 if self.batch_first else 1)
+        else:
+            raise ShapeError(f"input of shape {tuple(x.shape)} is not allowed; expected (batch, time, features) "
+                             f"or (batch, time) token ids")
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        z = self.input_projection(x)
+        if h0 is None:
+            h = z.new_zeros(z.shape[0], self.hidden_size)
+        else:
+            h = h0.reshape(-1, self.hidden_size) if h0.dim() == 3 else h0
+            if h.shape != (z.shape[0], self.hidden_size):
+                raise ShapeError(f"h0 has shape {tuple(h0.shape)}; expected (1, {z.shape[0]}, {self.hidden_size})")
+        activation = None if self.linear_recurrence else self.activation
+        reference = self.engine == "reference"
+        states = engines.step_loop(z, self.recurrent_step(reference), h, activation)
+        h_n = states[:, -1].unsqueeze(0)
+        if not self.batch_first:
+            states = states.transpose(0, 1)
+        if not batched:
+            states = states.squeeze(0 if self.batch_first else 1)
+            h_n = h_n.squeeze(1)
+        return states, h_n
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, recurrent={self.recurrent!r}, input_bits={self.input_bits}, "
+                f"nonlinearity={self.nonlinearity!r}, linear_recurrence={self.linear_recurrence}")
+
+
+READOUTS = ("all", "last", "mean")
+
+
+class SequenceModel(nn.Module):
+    """[embedding] → OrthoRNN → readout y = V σ(h) + c (V quantized to ``output_bits``)."""
+
+    def __init__(self, rnn: nn.Module, output_size: int, output_bits: int | None = None, readout: str = "all",
+                 embedding: nn.Embedding | None = None, padding_idx: int | None = None):
+        super().__init__()
+        if readout not in READOUTS:
+            raise ConfigError(f"model.readout={readout!r} is unknown; allowed: {', '.join(READOUTS)}")
+        self.embedding = embedding
+        self.rnn = rnn
+        self.readout = readout
+        self.padding_idx = padding_idx
+        self.output_bits = check_bits(output_bits, "model.output_bits")
+        self.output = nn.Linear(rnn.hidden_size, output_size)
+        nn.init.xavier_uniform_(self.output.weight)
+        quantize_weight_(self.output, "weight", self.output_bits)
+
+    def features(self, states: torch.Tensor) -> torch.Tensor:
+        linear = getattr(self.rnn, "linear_recurrence", False)
+        return self.rnn.activation(states) if linear else states
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x if not torch.is_floating_point(x) else None
+        inp = self.embedding(x) if self.embedding is not None else x
+        states, _ = self.rnn(inp)
+        feats = self.features(states)
+        if self.readout == "last":
+            feats = feats[:, -1]
+        elif self.readout == "mean":
+            if tokens is not None and self.padding_idx is not None:
+                mask = (tokens != self.padding_idx).to(feats.dtype).unsqueeze(-1)
+                feats = (feats * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+            else:
+                feats = feats.mean(1)
+        return self.output(feats)
+
+
+def build_model(mcfg, info) -> SequenceModel:
+    """The model described by ``cfg.model`` for a task with :class:`~qornn.tasks.TaskInfo` ``info``."""
+    for key in ("weight_bits", "input_bits", "output_bits"):
+        check_bits(getattr(mcfg, key), f"model.{key}")
+    embedding = None
+    input_size = info.input_size
+    if info.input_kind == "tokens" and mcfg.embedding_dim:
+        embedding = nn.Embedding(info.input_size, mcfg.embedding_dim, padding_idx=info.padding_idx)
+        input_size = mcfg.embedding_dim
+    options = {k: getattr(mcfg, k) for k in vars(mcfg)}
+    rnn = OrthoRNN(input_size, mcfg.hidden_size, mcfg.recurrent, input_bits=mcfg.input_bits,
+                   nonlinearity=mcfg.nonlinearity, linear_recurrence=mcfg.linear_recurrence, engine=mcfg.engine,
+                   scheme_options=options)
+    readout = "all" if info.many_to_many else mcfg.readout
+    if readout == "all" and not info.many_to_many:
+        raise ConfigError("model.readout='all' needs a many-to-many task; use 'last' or 'mean'")
+    return SequenceModel(rnn, info.output_size, mcfg.output_bits, readout, embedding, info.padding_idx)

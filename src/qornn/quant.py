@@ -1,0 +1,123 @@
+"""Uniform weight quantizers and straight-through estimators (STE).
+
+Per-tensor symmetric uniform quantization to p bits with scale α = max|w|
+(recomputed at every forward, α = 1 if w = 0), as in HadamRNN (Foucault et al.,
+ICLR 2025) and QORNN (arXiv 2402.04012):
+
+    p ≥ 2:  Q_p(w) = (α / 2^{p-1}) · clip(round(w · 2^{p-1} / α), -2^{p-1}, 2^{p-1} - 1)
+    p = 1:  Q_1(w) = α · clip(round(w / α), -1, 1)          (ternary {-α, 0, α})
+
+The backward pass is the identity (straight-through): dL/dw = dL/dQ(w).
+
+>>> import torch
+>>> w = torch.tensor([-1.0, -0.3, 0.0, 0.26, 1.0])
+>>> quantize(w, 2)          # grid {-2, -1, 0, 1}·α/2, α = 1
+tensor([-1.0000, -0.5000,  0.0000,  0.5000,  0.5000])
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+__all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "quantize", "quantize_ste", "quant_levels",
+           "UniformQuantizer", "sign_ste", "storage_bits_per_weight"]
+
+MIN_BITS, MAX_BITS = 1, 8
+
+
+def check_bits(bits, name: str = "bits", allow_none: bool = True):
+    """Validate a bit width: None (full precision) or an integer in [1, 8]."""
+    if bits is None:
+        if allow_none:
+            return None
+        raise ConfigError(f"{name}=None is not allowed; use an integer from {MIN_BITS} to {MAX_BITS}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits <= MAX_BITS:
+        allowed = f"an integer from {MIN_BITS} to {MAX_BITS}" + (" or null (full precision)" if allow_none else "")
+        raise ConfigError(f"{name}={bits!r} is out of range; allowed: {allowed}")
+    return bits
+
+
+def quant_levels(bits: int) -> tuple[int, int, float]:
+    """(lowest integer code, highest integer code, divisor) of the p-bit grid."""
+    if bits == 1:
+        return -1, 1, 1.0
+    half = 2 ** (bits - 1)
+    return -half, half - 1, float(half)
+
+
+def scale_of(w: torch.Tensor) -> torch.Tensor:
+    """α = max|w| (1 when w is all zeros); no gradient flows through α."""
+    alpha = w.detach().abs().max()
+    return torch.where(alpha > 0, alpha, torch.ones_like(alpha))
+
+
+def quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """Q_p(w) on the symmetric per-tensor grid (no gradient rule; see quantize_ste)."""
+    lo, hi, div = quant_levels(bits)
+    alpha = scale_of(w) if alpha is None else alpha
+    step = alpha / div
+    return torch.clamp(torch.round(w / step), lo, hi) * step
+
+
+def quantize_ste(w: torch.Tensor, bits: int | None) -> torch.Tensor:
+    """Q_p(w) in the forward pass, identity gradient in the backward pass; None = no-op."""
+    if bits is None:
+        return w
+    return w + (quantize(w.detach(), bits) - w).detach()
+
+
+class UniformQuantizer(nn.Module):
+    """Parametrization ``w ↦ Q_p(w)`` with an STE, for ``torch.nn.utils.parametrize``.
+
+    >>> import torch
+    >>> from torch.nn.utils import parametrize
+    >>> lin = torch.nn.Linear(8, 4)
+    >>> _ = parametrize.register_parametrization(lin, "weight", UniformQuantizer(3))
+    >>> len(torch.unique(lin.weight)) <= 8
+    True
+    """
+
+    def __init__(self, bits: int):
+        super().__init__()
+        self.bits = check_bits(bits, allow_none=False)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return quantize_ste(w, self.bits)
+
+    def right_inverse(self, w: torch.Tensor) -> torch.Tensor:
+        return w
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}"
+
+
+def storage_bits_per_weight(bits: int | None) -> int:
+    """Bits to store one weight: p for p ≥ 2, 2 for ternary (p = 1), 32 for full precision."""
+    if bits is None:
+        return 32
+    return 2 if bits == 1 else bits
+
+
+class _SignSTE(torch.autograd.Function):
+    """sign(u) with sign(0) = +1; backward identity, or zero where |u| > 1 when clipped."""
+
+    @staticmethod
+    def forward(ctx, u, clipped: bool):
+        ctx.clipped = clipped
+        if clipped:
+            ctx.save_for_backward(u)
+        return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.clipped:
+            (u,) = ctx.saved_tensors
+            grad = grad * (u.abs() <= 1).to(grad.dtype)
+        return grad, None
+
+
+def sign_ste(u: torch.Tensor, clipped: bool = False) -> torch.Tensor:
+    """Binarise u to ±1 with a straight-through gradient (identity, or clipped to |u| ≤ 1)."""
+    return _SignSTE.apply(u, clipped)

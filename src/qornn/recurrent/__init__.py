@@ -1,0 +1,92 @@
+"""Recurrent-weight schemes, one per file, and one-line entry points.
+
+Each scheme is a parametrization (``torch.nn.utils.parametrize``) of a square
+weight, so it can be put on any module's tensor::
+
+    rnn = torch.nn.RNN(16, 64, batch_first=True)
+    qornn.recurrent.hadamard_(rnn, "weight_hh_l0")        # binary orthogonal W
+
+The registry ``SCHEMES`` maps a config name (``model.recurrent``) to a builder
+``builder(n, options) -> RecurrentScheme`` where ``options`` is a mapping of the
+model configuration (``ste``, ``block_size``, ...).
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from ..errors import ConfigError
+from .base import RecurrentScheme
+from .block_hadamard import BlockHadamardSign
+from .dense import DenseWeight
+from .hadamard import HadamardSign
+
+Builder = Callable[[int, Mapping], RecurrentScheme]
+
+SCHEMES: dict[str, Builder] = {
+    "hadamard": lambda n, o: HadamardSign(n, ste=o.get("ste", "identity")),
+    "block-hadamard": lambda n, o: BlockHadamardSign(
+        n, o.get("block_size"), ste=o.get("ste", "identity"),
+        permute=o.get("permute_blocks", False), seed=o.get("permute_seed", 0)),
+    "dense": lambda n, o: DenseWeight(n),
+}
+
+
+def register_scheme(name: str, builder: Builder) -> None:
+    """Make a scheme available as ``model.recurrent=name``."""
+    SCHEMES[name] = builder
+
+
+def build_scheme(name: str, n: int, options: Mapping | None = None) -> RecurrentScheme:
+    if name not in SCHEMES:
+        raise ConfigError(f"model.recurrent={name!r} is unknown; allowed: {', '.join(sorted(SCHEMES))}")
+    return SCHEMES[name](n, dict(options or {}))
+
+
+def attach(module: nn.Module, tensor_name: str, scheme: RecurrentScheme, initialize: bool = True) -> nn.Module:
+    """Register ``scheme`` as the parametrization of ``module.<tensor_name>`` (square n×n)."""
+    weight = getattr(module, tensor_name)
+    if weight.dim() != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] != scheme.n:
+        from ..errors import ShapeError
+
+        raise ShapeError(f"{tensor_name} has shape {tuple(weight.shape)}; the scheme needs ({scheme.n}, {scheme.n})")
+    scheme = scheme.to(device=weight.device)
+    parametrize.register_parametrization(module, tensor_name, scheme, unsafe=True)
+    if initialize:
+        scheme.initialize_(latent_of(module, tensor_name))
+    return module
+
+
+def latent_of(module: nn.Module, tensor_name: str) -> torch.Tensor:
+    """The trained (latent) tensor behind a parametrized weight."""
+    return module.parametrizations[tensor_name].original
+
+
+def scheme_of(module: nn.Module, tensor_name: str) -> RecurrentScheme | None:
+    if not parametrize.is_parametrized(module, tensor_name):
+        return None
+    for p in module.parametrizations[tensor_name]:
+        if isinstance(p, RecurrentScheme):
+            return p
+    return None
+
+
+def hadamard_(module: nn.Module, tensor_name: str = "weight_hh_l0", ste: str = "identity") -> nn.Module:
+    """Make ``module.<tensor_name>`` a HadamRNN weight diag(sign u)·S_n/√n (n trainable bits)."""
+    n = getattr(module, tensor_name).shape[0]
+    return attach(module, tensor_name, HadamardSign(n, ste=ste))
+
+
+def block_hadamard_(module: nn.Module, tensor_name: str = "weight_hh_l0", block_size: int = 16,
+                    ste: str = "identity", permute: bool = False, seed: int = 0) -> nn.Module:
+    """Make ``module.<tensor_name>`` a Block-HadamRNN weight P·diag(sign u)·(I_q⊗S_m/√m)·Pᵀ."""
+    n = getattr(module, tensor_name).shape[0]
+    return attach(module, tensor_name, BlockHadamardSign(n, block_size, ste=ste, permute=permute, seed=seed))
+
+
+__all__ = ["RecurrentScheme", "HadamardSign", "BlockHadamardSign", "DenseWeight", "SCHEMES",
+           "register_scheme", "build_scheme", "attach", "latent_of", "scheme_of", "hadamard_",
+           "block_hadamard_"]

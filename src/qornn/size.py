@@ -1,0 +1,94 @@
+"""Model size accounting and weight diagnostics (what ``qornn info`` prints).
+
+How bits are counted (the true storage cost of what is trained):
+
+* a p-bit quantized matrix (U, V, or a k-bit W): p bits per entry (2 bits for the
+  ternary p = 1), plus one 32-bit scale α;
+* HadamRNN W: n bits (the signs; S_n is implied by n);
+* Block-HadamRNN W: n bits (the signs; the block structure and the optional
+  permutation are implied by m and the seed). ``dense_bits`` gives, for comparison,
+  the cost of storing the same matrix as a generic ternary matrix (2 bits per entry);
+* everything else (biases, embeddings, full-precision matrices, modReLU biases):
+  32 bits per entry.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from .quant import UniformQuantizer, storage_bits_per_weight
+from .recurrent.base import RecurrentScheme
+
+ROLES = {"rnn.weight_ih_l0": "U", "rnn.weight_hh_l0": "W", "output.weight": "V", "rnn.bias_hh_l0": "b",
+         "output.bias": "c", "embedding.weight": "embedding"}
+
+
+@torch.no_grad()
+def matrix_diagnostics(w: torch.Tensor) -> dict:
+    """Orthogonality error ‖WᵀW − I‖₂ (spectral norm) and extreme singular values of a square W."""
+    w = w.detach().double()
+    s = torch.linalg.svdvals(w)
+    eye = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
+    return {"orthogonality_error": float(torch.linalg.matrix_norm(w.t() @ w - eye, ord=2)),
+            "sigma_min": float(s.min()), "sigma_max": float(s.max())}
+
+
+def _value_stats(w: torch.Tensor) -> dict:
+    w = w.detach()
+    return {"shape": list(w.shape), "distinct_values": int(torch.unique(w).numel()),
+            "zero_fraction": float((w == 0).float().mean()) if w.numel() else 0.0}
+
+
+def _parametrized_bits(plist, weight: torch.Tensor) -> tuple[int, dict]:
+    """Storage bits of a parametrized tensor, from its last size-defining parametrization."""
+    last = plist[-1]
+    if isinstance(last, UniformQuantizer):
+        return weight.numel() * storage_bits_per_weight(last.bits) + 32, {"quantized_bits": last.bits}
+    if isinstance(last, RecurrentScheme):
+        return last.storage_bits(), last.describe()
+    return 32 * weight.numel(), {}
+
+
+@torch.no_grad()
+def weight_report(model: nn.Module) -> dict:
+    """One entry per tensor: shape, bits, distinct values, zero fraction (+ orthogonality for W)."""
+    report: dict[str, dict] = {}
+    seen_originals: set[int] = set()
+    for mod_name, module in model.named_modules():
+        if not parametrize.is_parametrized(module):
+            continue
+        for tensor_name, plist in module.parametrizations.items():
+            seen_originals.add(id(plist.original))
+            full = f"{mod_name}.{tensor_name}" if mod_name else tensor_name
+            weight = getattr(module, tensor_name)
+            bits, extra = _parametrized_bits(plist, weight)
+            entry = {"role": ROLES.get(full, ""), **_value_stats(weight), "bits": int(bits), **extra}
+            if isinstance(plist[0], RecurrentScheme):
+                entry.update(matrix_diagnostics(weight))
+                if entry.get("scheme") == "block-hadamard":
+                    entry["dense_bits"] = 2 * weight.numel()  # the same W stored as a generic ternary matrix
+            report[full] = entry
+    for name, p in model.named_parameters():
+        if id(p) in seen_originals:
+            continue
+        report[name] = {"role": ROLES.get(name, ""), **_value_stats(p), "bits": 32 * p.numel()}
+    return report
+
+
+def model_size(model: nn.Module) -> dict:
+    report = weight_report(model)
+    total = sum(e["bits"] for e in report.values())
+    emb = sum(e["bits"] for e in report.values() if e.get("role") == "embedding")
+    return {"weights": report, "total_bits": int(total), "total_bits_without_embedding": int(total - emb),
+            "total_kbits": total / 1000.0}
+
+
+def model_size_from_run(run_dir: str | Path) -> dict:
+    """``model_size`` of a trained run folder (weights from model.safetensors or the last checkpoint)."""
+    from .run import load_trained
+
+    _, _, model = load_trained(Path(run_dir))
+    return model_size(model)

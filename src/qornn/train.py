@@ -1,0 +1,250 @@
+"""The training loop: from a config to a run folder, top to bottom.
+
+``train(cfg, out_dir)`` builds the task and model, then for each step draws the
+batch of that step (a pure function of seed and step), takes one optimizer step,
+and now and then evaluates on the validation split, appends to ``metrics.jsonl``
+and writes a checkpoint.  At the end it evaluates on val and test and writes the
+final model and ``summary.json``.  ``train(..., resume=True)`` continues from the
+last checkpoint and gives exactly the results of an uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from . import run as rundir
+from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, save_model
+from .config import Config, config_to_dict, to_yaml
+from .errors import CheckpointError, ConfigError
+from .model import OrthoRNN, build_model
+from .tasks import Task, build_task
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+# ---- building blocks --------------------------------------------------------------------------
+def make_optimizer(tcfg, params) -> torch.optim.Optimizer:
+    """Any ``torch.optim`` optimizer by (case-insensitive) name, e.g. adam, adamw, sgd, rmsprop."""
+    names = {n.lower(): n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
+             and issubclass(getattr(torch.optim, n), torch.optim.Optimizer) and n != "Optimizer"}
+    if tcfg.optimizer.lower() not in names:
+        raise ConfigError(f"train.optimizer={tcfg.optimizer!r} is unknown; allowed: {', '.join(sorted(names))}")
+    if not tcfg.lr > 0:
+        raise ConfigError(f"train.lr={tcfg.lr} is not allowed; use a positive number")
+    cls = getattr(torch.optim, names[tcfg.optimizer.lower()])
+    return cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+
+
+def make_scheduler(tcfg, optimizer, total_steps: int, steps_per_epoch: int):
+    """LambdaLR stepped once per optimizer step: constant, step (×γ every k epochs) or cosine."""
+    if tcfg.schedule not in SCHEDULES:
+        raise ConfigError(f"train.schedule={tcfg.schedule!r} is unknown; allowed: {', '.join(SCHEDULES)}")
+    if tcfg.schedule == "step":
+        every = max(1, round(tcfg.lr_step_epochs * steps_per_epoch))
+        factor = lambda s: tcfg.lr_gamma ** (s // every)  # noqa: E731
+    elif tcfg.schedule == "cosine":
+        factor = lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total_steps) / total_steps))  # noqa: E731
+    else:
+        factor = lambda s: 1.0  # noqa: E731
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def total_steps_of(tcfg, steps_per_epoch: int) -> int:
+    if tcfg.steps is not None:
+        if tcfg.steps < 1:
+            raise ConfigError(f"train.steps={tcfg.steps} is not allowed; use a positive integer")
+        return int(tcfg.steps)
+    if tcfg.epochs is not None and tcfg.epochs > 0:
+        return max(1, math.ceil(tcfg.epochs * steps_per_epoch))
+    raise ConfigError("set train.steps or train.epochs (a positive number)")
+
+
+def check_train_config(tcfg) -> None:
+    for key in ("batch_size", "eval_every", "checkpoint_every", "log_every"):
+        value = getattr(tcfg, key)
+        if value < 1:
+            raise ConfigError(f"train.{key}={value} is not allowed; use a positive integer")
+    if tcfg.grad_clip is not None and tcfg.grad_clip <= 0:
+        raise ConfigError(f"train.grad_clip={tcfg.grad_clip} is not allowed; use a positive number or null")
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int) -> dict:
+    """Mean loss (and accuracy where defined) over a whole split."""
+    was_training = model.training
+    model.eval()
+    loss_sum, count, correct, scored = 0.0, 0, 0, 0
+    for x, y in task.eval_batches(split, batch_size):
+        logits = model(x)
+        loss_sum += float(task.loss(logits, y)) * len(x)
+        count += len(x)
+        c, s = task.correct(logits, y)
+        correct, scored = correct + c, scored + s
+    model.train(was_training)
+    out = {"split": split, "loss": loss_sum / max(count, 1)}
+    if task.info.has_accuracy and scored:
+        out["accuracy"] = correct / scored
+    if task.info.baseline is not None:
+        out["baseline"] = task.info.baseline
+    return out
+
+
+def regularization(model: torch.nn.Module) -> torch.Tensor | float:
+    """Sum of ``penalty()`` terms that modules add to the loss (e.g. an orthogonality penalty)."""
+    total = 0.0
+    for m in model.modules():
+        if isinstance(m, OrthoRNN) and hasattr(m, "penalty"):
+            total = total + m.penalty()
+    return total
+
+
+def after_optimizer_step(model: torch.nn.Module) -> None:
+    """Let recurrent schemes update their latent after each step (e.g. a retraction)."""
+    for m in model.modules():
+        if isinstance(m, OrthoRNN) and m.scheme is not None:
+            m.scheme.after_optimizer_step(m.recurrent_latent)
+
+
+class MetricsLog:
+    """Appends one JSON object per line to metrics.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+
+# ---- the loop ---------------------------------------------------------------------------------
+def prepare_out_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"--out {out} already holds files; use --resume {out} to continue it, "
+                              f"--overwrite to replace it, or another folder")
+        if not (out / rundir.CONFIG).is_file():
+            raise ConfigError(f"--overwrite refuses to delete {out}: it is not a qornn run folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
+          on_step: Callable[[int, float], None] | None = None, quiet: bool = False) -> dict:
+    """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
+
+    ``on_step(step, loss)`` is called after each optimizer step (tests use it to simulate a kill).
+    Returns the summary dict (also written to summary.json).
+    """
+    out = Path(out_dir)
+    if resume:
+        cfg = rundir.read_config(out)  # the run's own config wins
+        if not (out / rundir.LAST).is_file():
+            raise CheckpointError(f"{out} has no checkpoint to resume from ({rundir.LAST} is missing)")
+    else:
+        prepare_out_dir(out, overwrite)
+        atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+    tcfg = cfg.train
+    check_train_config(tcfg)
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+
+    # Model and data: the seed fixes the initial weights; batches depend on (seed, step) only.
+    torch.manual_seed(cfg.seed)
+    task = build_task(cfg)
+    model = build_model(cfg.model, task.info)
+    per_epoch = task.steps_per_epoch(tcfg.batch_size)
+    total = total_steps_of(tcfg, per_epoch)
+    optimizer = make_optimizer(tcfg, model.parameters())
+    scheduler = make_scheduler(tcfg, optimizer, total, per_epoch)
+    eval_bs = tcfg.eval_batch_size or tcfg.batch_size
+
+    step, elapsed_before = 0, 0.0
+    if resume:
+        state = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
+        step = int(state["step"])
+        elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
+        rundir.truncate_metrics(out, step)
+    log = MetricsLog(out / rundir.METRICS)
+    log_fn = (lambda *a: None) if quiet else print
+
+    def checkpoint(at: int, elapsed: float) -> None:
+        save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at, {"elapsed_s": elapsed})
+
+    start = time.perf_counter()
+    elapsed = lambda: elapsed_before + time.perf_counter() - start  # noqa: E731
+    budget_s = tcfg.budget_minutes * 60 if tcfg.budget_minutes else None
+    stopped_early = False
+    model.train()
+    bar = tqdm(total=total, initial=step, disable=None if (tcfg.progress and not quiet) else True,
+               desc="train", unit="step", dynamic_ncols=True)
+    running, seen, window_start = 0.0, 0, time.perf_counter()
+    while step < total:
+        x, y = task.train_batch(step, tcfg.batch_size)
+        loss = task.loss(model(x), y)
+        objective = loss + regularization(model)
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        if tcfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+        optimizer.step()
+        after_optimizer_step(model)
+        scheduler.step()
+        step += 1
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise ConfigError(f"training diverged at step {step} (loss={loss_value}); lower train.lr "
+                              f"(now {tcfg.lr}) or set train.grad_clip")
+        running, seen = running + loss_value, seen + 1
+        bar.update(1)
+        if on_step is not None:
+            on_step(step, loss_value)
+
+        if step % tcfg.log_every == 0 or step == total:
+            rate = seen * tcfg.batch_size / max(time.perf_counter() - window_start, 1e-9)
+            log.write({"step": step, "split": "train", "loss": running / seen,
+                       "lr": optimizer.param_groups[0]["lr"], "samples_per_s": rate, "time_s": elapsed()})
+            bar.set_postfix(loss=f"{running / seen:.4g}", samples_s=f"{rate:.0f}")
+            running, seen, window_start = 0.0, 0, time.perf_counter()
+        if step % tcfg.eval_every == 0 and step < total:
+            log.write({"step": step, **evaluate(model, task, "val", eval_bs), "time_s": elapsed()})
+        if step % tcfg.checkpoint_every == 0 and step < total:
+            checkpoint(step, elapsed())
+        if budget_s is not None and elapsed() >= budget_s and step < total:
+            stopped_early = True
+            log_fn(f"time budget of {tcfg.budget_minutes} min reached at step {step}/{total}; stopping")
+            break
+    bar.close()
+
+    # Final: checkpoint, model, val + test, summary.
+    runtime = elapsed()
+    checkpoint(step, runtime)
+    save_model(out / rundir.MODEL, model, {"step": step, "config": config_to_dict(cfg)})
+    final = {}
+    for split in ("val", "test"):
+        metrics = evaluate(model, task, split, eval_bs)
+        log.write({"step": step, **metrics, "time_s": runtime, "final": True})
+        final[split] = metrics
+    from .size import model_size
+
+    summary = {"steps": step, "total_steps": total, "stopped_early": stopped_early, "runtime_s": runtime,
+               "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
+               "description": cfg.description, "seed": cfg.seed,
+               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"]}
+    atomic_write_text(out / rundir.SUMMARY, json.dumps(summary, indent=2) + "\n")
+    t = final["test"]
+    line = f"test loss {t['loss']:.6g}"
+    if "baseline" in t:
+        verdict = "below" if t["loss"] < t["baseline"] else "NOT below"
+        line += f" ({verdict} the {task.info.baseline_name} baseline {t['baseline']:.6g})"
+    if "accuracy" in t:
+        line += f", accuracy {100 * t['accuracy']:.2f}%"
+    log_fn(f"{line}  [{step} steps, {runtime:.1f} s, run folder {out}]")
+    return summary
