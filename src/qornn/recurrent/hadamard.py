@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from ..hadamard import hadamard_transform, log2_exact, sylvester
+from ..hadamard import hadamard_transform, is_power_of_two, sylvester
 from ..quant import sign_ste
 from .base import RecurrentScheme
 
@@ -44,7 +44,10 @@ class HadamardSign(RecurrentScheme):
 
     def __init__(self, n: int, ste: str = "identity"):
         super().__init__(n)
-        log2_exact(n, "model.hidden_size (hadamard needs 2^k, e.g. 64, 128, 256)")
+        if not is_power_of_two(n):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"model.hidden_size={n} is not a power of two; hadamard needs 2^k (e.g. 64, 128, 256)")
         self.ste = _check_ste(ste)
         self.register_buffer("basis", sylvester(n) / math.sqrt(n), persistent=False)
 

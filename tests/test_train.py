@@ -1,0 +1,95 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from qornn.config import load_config
+from qornn.errors import CheckpointError
+from qornn.run import read_metrics
+from qornn.train import train
+
+SHORT = ["task.seq_len=20", "model.hidden_size=128", "train.batch_size=64", "train.lr=3e-3", "train.progress=false"]
+
+
+def test_short_copy_task_beats_memoryless_baseline(tmp_path):
+    cfg = load_config("copy-hadamrnn", SHORT + ["train.steps=800", "train.eval_every=400", "seed=1"])
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    test = summary["test"]
+    assert test["loss"] < 0.5 * test["baseline"], test
+    assert test["accuracy"] > 0.5
+    rows = read_metrics(tmp_path / "run")
+    assert {"step", "split", "loss"} <= set(rows[0])
+    assert [r["step"] for r in rows if r["split"] == "val"] == [400, 800]
+    assert all("accuracy" in r for r in rows if r["split"] in ("val", "test"))
+    for name in ("config.yaml", "model.safetensors", "summary.json", "checkpoints/last.safetensors"):
+        assert (tmp_path / "run" / name).is_file()
+
+
+def test_block_hadamard_trains(tmp_path):
+    cfg = load_config("copy-block-hadamrnn", SHORT + ["model.block_size=16", "train.steps=60",
+                                                     "model.permute_blocks=true"])
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["test"]["loss"] < 2.2  # far below the initial ~log(9) = 2.2 is not required; it ran
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    from qornn.config import load_config
+    from qornn.train import train
+    cfg = load_config("copy-hadamrnn", sys.argv[2:])
+    def on_step(step, loss):
+        if step == 27:
+            os.kill(os.getpid(), signal.SIGKILL)
+    train(cfg, sys.argv[1], on_step=on_step, quiet=True)
+""")
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    overrides = ["task.seq_len=20", "model.hidden_size=32", "train.batch_size=16", "train.steps=40",
+                 "train.checkpoint_every=10", "train.eval_every=10", "train.log_every=5", "train.lr=3e-3",
+                 "train.progress=false", "seed=3"]
+    cfg = load_config("copy-hadamrnn", overrides)
+    full = train(cfg, tmp_path / "full", quiet=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(killed), *overrides], capture_output=True)
+    assert proc.returncode != 0  # SIGKILL
+    assert not (killed / "model.safetensors").exists()
+    assert load_file(str(killed / "checkpoints" / "last.safetensors"))  # intact last checkpoint
+    resumed = train(None, killed, resume=True, quiet=True)
+
+    assert resumed["steps"] == full["steps"] == 40
+    assert resumed["test"]["loss"] == full["test"]["loss"]
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(killed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    strip = lambda rows: [(r["step"], r["split"], r["loss"]) for r in rows]  # noqa: E731
+    assert strip(read_metrics(killed)) == strip(read_metrics(tmp_path / "full"))
+
+
+def test_corrupted_checkpoint_is_refused(tmp_path):
+    cfg = load_config("copy-hadamrnn", SHORT + ["train.steps=10", "train.checkpoint_every=5"])
+    train(cfg, tmp_path / "run", quiet=True)
+    ckpt = tmp_path / "run" / "checkpoints" / "last.safetensors"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupted"):
+        train(None, tmp_path / "run", resume=True, quiet=True)
+    assert ckpt.read_bytes() == data[: len(data) // 2]  # nothing else was touched
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_budget_stops_cleanly_with_final_evaluation(tmp_path):
+    cfg = load_config("copy-hadamrnn", SHORT + ["train.steps=100000", "train.budget_minutes=0.001"])
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["stopped_early"] and summary["steps"] < 100000
+    assert "loss" in summary["test"]
+    final = [r for r in read_metrics(tmp_path / "run") if r.get("final")]
+    assert [r["split"] for r in final] == ["val", "test"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == summary["steps"]
