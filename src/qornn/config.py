@@ -61,6 +61,14 @@ class ModelConfig:
     output_bits: Optional[int] = "${.weight_bits}"  # type: ignore[assignment]
     #: k-bit quantization of the recurrent matrix itself (QORNN); null = as the scheme gives it.
     recurrent_bits: Optional[int] = None
+    #: bjorck: Björck steps N and β of W ← (1+β)W − βWWᵀW after spectral normalisation.
+    bjorck_steps: int = 15
+    bjorck_beta: float = 0.5
+    #: projunn-d / projunn-t: rank r of the update, and how Δ is made rank r ("lsi" randomized, "svd" exact).
+    projunn_rank: int = 1
+    projunn_sampler: str = "lsi"
+    #: λ of the penalty λ‖WᵀW − I‖²_F on the effective (quantized) W added to the loss (0 = off).
+    ortho_penalty: float = 0.0
     nonlinearity: str = "relu"
     #: True: h_t = W h_{t-1} + U x_t + b, σ only at the readout (HadamRNN). False: σ inside.
     linear_recurrence: bool = True

@@ -51,6 +51,8 @@ class OrthoRNN(nn.Module):
         hidden_size: n.
         recurrent: scheme name (``hadamard``, ``block-hadamard``, ``dense``, ...).
         input_bits: p for U (None = full precision).
+        recurrent_bits: k, a k-bit STE quantizer on W after the scheme (QORNN; 2..8, None = off).
+        ortho_penalty: λ of the loss term λ‖WᵀW − I‖²_F on the effective W (:meth:`penalty`).
         nonlinearity: σ (``relu``, ``tanh``, ``identity``, ``modrelu``).
         linear_recurrence: σ outside (True) or inside (False) the recurrence.
         scheme_options: further options of the scheme (``block_size``, ``ste``, ...).
@@ -63,7 +65,8 @@ class OrthoRNN(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, recurrent: str = "hadamard", *,
                  input_bits: int | None = None, nonlinearity: str = "relu", linear_recurrence: bool = True,
                  bias: bool = True, batch_first: bool = True, engine: str = "auto",
-                 scheme_options: Mapping | None = None):
+                 scheme_options: Mapping | None = None, recurrent_bits: int | None = None,
+                 ortho_penalty: float = 0.0):
         super().__init__()
         if not isinstance(hidden_size, int) or hidden_size < 1:
             raise ConfigError(f"model.hidden_size={hidden_size!r} is not allowed; use a positive integer")
@@ -77,6 +80,10 @@ class OrthoRNN(nn.Module):
         self.engine = engine
         self.recurrent = recurrent
         self.input_bits = check_bits(input_bits, "model.input_bits")
+        self.recurrent_bits = check_recurrent_bits(recurrent, recurrent_bits)
+        if isinstance(ortho_penalty, bool) or not isinstance(ortho_penalty, (int, float)) or not ortho_penalty >= 0:
+            raise ConfigError(f"model.ortho_penalty={ortho_penalty!r} is not allowed; use a number >= 0")
+        self.ortho_penalty = float(ortho_penalty)
         scheme = build_scheme(recurrent, hidden_size, scheme_options)
 
         self.weight_ih_l0 = nn.Parameter(torch.empty(hidden_size, input_size))
@@ -90,6 +97,7 @@ class OrthoRNN(nn.Module):
             nn.init.uniform_(self.bias_hh_l0, -bound, bound)
         attach(self, "weight_hh_l0", scheme)
         quantize_weight_(self, "weight_ih_l0", self.input_bits)
+        quantize_weight_(self, "weight_hh_l0", self.recurrent_bits)  # after the scheme: Q_k(W(latent))
 
     # -- pieces --------------------------------------------------------------------------
     @property
@@ -99,6 +107,14 @@ class OrthoRNN(nn.Module):
     @property
     def recurrent_latent(self) -> torch.Tensor:
         return latent_of(self, "weight_hh_l0")
+
+    def penalty(self) -> torch.Tensor | float:
+        """λ‖WᵀW − I‖²_F of the effective W (k-bit quantized, with an STE, when recurrent_bits is set)."""
+        if not self.ortho_penalty:
+            return 0.0
+        w = self.weight_hh_l0
+        eye = torch.eye(self.hidden_size, dtype=w.dtype, device=w.device)
+        return self.ortho_penalty * (w.t() @ w - eye).pow(2).sum()
 
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
         """z = U x_t + b for all steps: (B, T, n). Integer x is read as token ids."""
@@ -201,6 +217,25 @@ class SequenceModel(nn.Module):
         return self.output(feats)
 
 
+RECURRENT_BITS = (2, 8)
+
+
+def check_recurrent_bits(recurrent: str, bits):
+    """k for W: None, or an integer in [2, 8] with a scheme whose W is not already binary/ternary."""
+    from .recurrent import ALREADY_QUANTIZED
+
+    if bits is None:
+        return None
+    lo, hi = RECURRENT_BITS
+    if isinstance(bits, bool) or not isinstance(bits, int) or not lo <= bits <= hi:
+        raise ConfigError(f"model.recurrent_bits={bits!r} is out of range; allowed: an integer from {lo} to {hi} "
+                          f"or null (for a binary/ternary orthogonal W use recurrent=hadamard or block-hadamard)")
+    if recurrent in ALREADY_QUANTIZED:
+        raise ConfigError(f"model.recurrent_bits={bits} is not allowed with model.recurrent={recurrent!r} (W is "
+                          f"already {ALREADY_QUANTIZED[recurrent]}); set recurrent_bits=null or use another scheme")
+    return bits
+
+
 def build_model(mcfg, info) -> SequenceModel:
     """The model described by ``cfg.model`` for a task with :class:`~qornn.tasks.TaskInfo` ``info``."""
     for key in ("weight_bits", "input_bits", "output_bits"):
@@ -211,9 +246,20 @@ def build_model(mcfg, info) -> SequenceModel:
         embedding = nn.Embedding(info.input_size, mcfg.embedding_dim, padding_idx=info.padding_idx)
         input_size = mcfg.embedding_dim
     options = {k: getattr(mcfg, k) for k in vars(mcfg)}
-    rnn = OrthoRNN(input_size, mcfg.hidden_size, mcfg.recurrent, input_bits=mcfg.input_bits,
-                   nonlinearity=mcfg.nonlinearity, linear_recurrence=mcfg.linear_recurrence, engine=mcfg.engine,
-                   scheme_options=options)
+    from .gated import CELLS, GatedRNN
+    from .recurrent import SCHEMES
+
+    if mcfg.recurrent not in SCHEMES and mcfg.recurrent not in CELLS:
+        raise ConfigError(f"model.recurrent={mcfg.recurrent!r} is unknown; allowed: "
+                          f"{', '.join(sorted(SCHEMES) + sorted(CELLS))}")
+    if mcfg.recurrent in CELLS:  # LSTM / GRU baselines (U and W optionally quantized)
+        rnn = GatedRNN(input_size, mcfg.hidden_size, mcfg.recurrent, input_bits=mcfg.input_bits,
+                       recurrent_bits=mcfg.recurrent_bits)
+    else:
+        rnn = OrthoRNN(input_size, mcfg.hidden_size, mcfg.recurrent, input_bits=mcfg.input_bits,
+                       nonlinearity=mcfg.nonlinearity, linear_recurrence=mcfg.linear_recurrence, engine=mcfg.engine,
+                       scheme_options=options, recurrent_bits=mcfg.recurrent_bits,
+                       ortho_penalty=mcfg.ortho_penalty)
     readout = "all" if info.many_to_many else mcfg.readout
     if readout == "all" and not info.many_to_many:
         raise ConfigError("model.readout='all' needs a many-to-many task; use 'last' or 'mean'")

@@ -20,9 +20,12 @@ from torch.nn.utils import parametrize
 
 from ..errors import ConfigError
 from .base import RecurrentScheme
+from .bjorck import BjorckOrthogonal
 from .block_hadamard import BlockHadamardSign
 from .dense import DenseWeight
 from .hadamard import HadamardSign
+from .orthogonal import OrthogonalMap
+from .projunn import ProjUNN
 
 Builder = Callable[[int, Mapping], RecurrentScheme]
 
@@ -32,7 +35,15 @@ SCHEMES: dict[str, Builder] = {
         n, o.get("block_size"), ste=o.get("ste", "identity"),
         permute=o.get("permute_blocks", False), seed=o.get("permute_seed", 0)),
     "dense": lambda n, o: DenseWeight(n),
+    "expm": lambda n, o: OrthogonalMap(n, "expm"),
+    "cayley": lambda n, o: OrthogonalMap(n, "cayley"),
+    "bjorck": lambda n, o: BjorckOrthogonal(n, steps=o.get("bjorck_steps", 15), beta=o.get("bjorck_beta", 0.5)),
+    "projunn-d": lambda n, o: ProjUNN(n, "d", rank=o.get("projunn_rank", 1), sampler=o.get("projunn_sampler", "lsi")),
+    "projunn-t": lambda n, o: ProjUNN(n, "t", rank=o.get("projunn_rank", 1), sampler=o.get("projunn_sampler", "lsi")),
 }
+
+#: Schemes whose W is already on a fixed low-bit grid: ``model.recurrent_bits`` is refused for them.
+ALREADY_QUANTIZED = {"hadamard": "binary", "block-hadamard": "sparse ternary"}
 
 
 def register_scheme(name: str, builder: Builder) -> None:
@@ -87,6 +98,7 @@ def block_hadamard_(module: nn.Module, tensor_name: str = "weight_hh_l0", block_
     return attach(module, tensor_name, BlockHadamardSign(n, block_size, ste=ste, permute=permute, seed=seed))
 
 
-__all__ = ["RecurrentScheme", "HadamardSign", "BlockHadamardSign", "DenseWeight", "SCHEMES",
+__all__ = ["RecurrentScheme", "HadamardSign", "BlockHadamardSign", "DenseWeight", "OrthogonalMap",
+           "BjorckOrthogonal", "ProjUNN", "ALREADY_QUANTIZED", "SCHEMES",
            "register_scheme", "build_scheme", "attach", "latent_of", "scheme_of", "hadamard_",
            "block_hadamard_"]
