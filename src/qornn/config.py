@@ -45,6 +45,8 @@ class TaskConfig:
     #: Text tasks: vocabulary size and maximal sequence length.
     vocab_size: Optional[int] = None
     max_len: Optional[int] = None
+    #: Data-backed tasks: share of the training file held out for validation (null = the task's default).
+    val_fraction: Optional[float] = None
 
 
 @dataclass

@@ -20,6 +20,19 @@ TASKS: dict[str, Callable] = {
 }
 
 
+def _data_tasks() -> dict[str, Callable]:
+    """Data-backed tasks; each reads its files only when built."""
+    from . import mnist, sequences, text
+
+    return {"smnist": lambda cfg: mnist.build_mnist(cfg, permuted=False),
+            "pmnist": lambda cfg: mnist.build_mnist(cfg, permuted=True),
+            "imdb": text.build_imdb, "sst2": text.build_sst2, "qqp": text.build_qqp,
+            "har": sequences.build_har, "npz": sequences.build_npz}
+
+
+TASKS.update(_data_tasks())
+
+
 def register_task(name: str, builder: Callable) -> None:
     TASKS[name] = builder
 

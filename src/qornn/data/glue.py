@@ -1,0 +1,55 @@
+"""GLUE sentence tasks in GLUE's TSV layout (Wang et al. 2019).
+
+* SST-2: ``SST-2/train.tsv`` and ``SST-2/dev.tsv``, header ``sentence<TAB>label``.
+* QQP: ``QQP/train.tsv`` and ``QQP/dev.tsv``, columns ``question1``, ``question2``,
+  ``is_duplicate``; a pair is read as the text ``question1 [SEP] [SEP] question2``, as in the
+  HadamRNN authors' code (our tokenizer turns the marker into the word ``sep``).
+
+GLUE's test files carry no labels, so only train and dev are read.
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .imdb import read_labelled_csv
+from .paths import missing
+
+
+def load_sst2(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
+    folder = Path(root) / "SST-2"
+    if not ((folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file()):
+        raise missing("sst2", Path(root))
+    return {s: read_labelled_csv(folder / f"{s}.tsv", "sentence", "label", delimiter="\t") for s in ("train", "dev")}
+
+
+def _read_qqp(path: Path) -> tuple[list[str], np.ndarray]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        need = ("question1", "question2", "is_duplicate")
+        if not all(c in (reader.fieldnames or []) for c in need):
+            raise DataError(f"{path}: header {reader.fieldnames} lacks one of the columns {', '.join(need)}")
+        texts, labels = [], []
+        for i, row in enumerate(reader, start=2):
+            if row["is_duplicate"] is None:
+                continue  # GLUE's QQP has a few broken lines; skip them as GLUE's own loader does
+            lab = row["is_duplicate"].strip()
+            if lab not in ("0", "1"):
+                raise DataError(f"{path}:{i}: is_duplicate {lab!r} is not allowed; use 0 or 1")
+            texts.append(f"{row['question1']} [SEP] [SEP] {row['question2']}")
+            labels.append(int(lab))
+    if not texts:
+        raise DataError(f"{path}: no data rows")
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def load_qqp(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
+    folder = Path(root) / "QQP"
+    if not ((folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file()):
+        raise missing("qqp", Path(root))
+    return {s: _read_qqp(folder / f"{s}.tsv") for s in ("train", "dev")}

@@ -1,0 +1,335 @@
+"""Results of finished runs as a table (Markdown + CSV) and two plots.
+
+``write_report(paths, out)`` collects the run folders found under ``paths`` (a run
+folder, a multi-seed folder ``OUT/seed-<s>/`` written by ``qornn train --seeds N``, or any
+folder above them), groups runs whose configurations differ only in the seed, and writes:
+
+* ``results.md`` and ``results.csv``: one row per group: task, model, bit widths of W, U
+  and V, size in kbit, test accuracy and loss as mean ± standard deviation over seeds
+  (sample standard deviation, n − 1), steps and runtime;
+* ``size_vs_accuracy.png``: test accuracy against model size on a log-scale kbit axis,
+  one marker per model and one panel per task (as the HadamRNN paper's Figure 1 for pMNIST);
+* ``training_curves.png``: training loss and validation accuracy (or loss) against the step.
+
+Sizes are those of ``qornn info`` (see :mod:`qornn.size`) without the full-precision
+embedding table of text models, which the CSV lists apart.  Only the run folders'
+``config.yaml``, ``summary.json``, ``metrics.jsonl`` and the header of ``model.safetensors``
+are read, so no data set is needed.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import run as rundir
+from .checkpoint import atomic_write_text
+from .config import config_to_dict
+from .errors import CheckpointError
+
+#: Config keys that do not make two runs different models.
+IGNORED_KEYS = {("seed",), ("description",), ("task", "data_dir"), ("train", "progress"), ("train", "threads")}
+_SEED_DIR = re.compile(r"^seed-\d+$")
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict
+    summary: dict
+    metrics: list[dict]
+    embedding_bits: int = 0
+
+    @property
+    def kbits(self) -> float:
+        return (self.summary["total_bits"] - self.embedding_bits) / 1000.0
+
+
+@dataclass
+class Group:
+    label: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def config(self) -> dict:
+        return self.runs[0].config
+
+
+def find_runs(paths) -> tuple[list[Path], list[Path]]:
+    """(finished run folders, unfinished ones) under ``paths``, each list sorted."""
+    done, unfinished = set(), set()
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise CheckpointError(f"{p} is not a folder; pass run folders written by `qornn train --out`")
+        candidates = [p] if (p / rundir.CONFIG).is_file() else [c.parent for c in p.rglob(rundir.CONFIG)]
+        if not candidates:
+            raise CheckpointError(f"no qornn run folder (with {rundir.CONFIG}) under {p}")
+        for c in candidates:
+            (done if (c / rundir.SUMMARY).is_file() else unfinished).add(c)
+    return sorted(done), sorted(unfinished)
+
+
+def _embedding_bits(run_dir: Path) -> int:
+    """32 × entries of a full-precision embedding table, read from the weights file header."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(rundir.weights_file(run_dir)), "pt") as f:
+            return sum(32 * math.prod(f.get_slice(k).get_shape()) for k in f.keys() if k.endswith("embedding.weight"))
+    except (CheckpointError, OSError, ValueError):
+        return 0
+
+
+def load_run(path: Path) -> Run:
+    try:
+        summary = json.loads((path / rundir.SUMMARY).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path / rundir.SUMMARY}: unreadable ({exc})") from None
+    if "total_bits" not in summary or "test" not in summary:
+        raise CheckpointError(f"{path / rundir.SUMMARY}: lacks total_bits or test metrics; was it written by qornn?")
+    cfg = config_to_dict(rundir.read_config(path))
+    return Run(path, cfg, summary, rundir.read_metrics(path), _embedding_bits(path))
+
+
+def _group_key(cfg: dict) -> str:
+    flat = {}
+
+    def walk(d, prefix=()):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, prefix + (k,))
+            elif prefix + (k,) not in IGNORED_KEYS:
+                flat[".".join(prefix + (k,))] = v
+    walk(cfg)
+    return json.dumps(flat, sort_keys=True, default=str)
+
+
+def _base_label(path: Path) -> str:
+    return path.parent.name if _SEED_DIR.match(path.name) else path.name
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    groups: dict[str, Group] = {}
+    for r in runs:
+        key = _group_key(r.config)
+        if key not in groups:
+            groups[key] = Group(_base_label(r.path))
+        groups[key].runs.append(r)
+    out = list(groups.values())
+    seen: dict[str, int] = {}
+    for g in out:  # make labels unique
+        seen[g.label] = seen.get(g.label, 0) + 1
+        if seen[g.label] > 1:
+            g.label = f"{g.label} ({seen[g.label]})"
+    return sorted(out, key=lambda g: (g.config["task"]["name"], g.runs[0].kbits, g.label))
+
+
+# ---- table ------------------------------------------------------------------------------------
+def _bits(value) -> str:
+    return "FP32" if value is None else ("ternary" if value == 1 else str(value))
+
+
+def recurrent_bits(mcfg: dict) -> str:
+    """How W is stored: ±1 (HadamRNN), 0/±1 (Block-HadamRNN), k bits, or FP32."""
+    if mcfg.get("recurrent_bits") is not None:
+        return _bits(mcfg["recurrent_bits"])
+    return {"hadamard": "±1", "block-hadamard": "0/±1"}.get(mcfg["recurrent"], "FP32")
+
+
+def model_name(mcfg: dict) -> str:
+    name = f"{mcfg['recurrent']} n={mcfg['hidden_size']}"
+    if mcfg.get("block_size"):
+        name += f" m={mcfg['block_size']}"
+    if mcfg.get("embedding_dim"):
+        name += f" emb={mcfg['embedding_dim']}"
+    return name
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    if not values:
+        return math.nan, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _fmt(mean: float, std: float | None, scale: float = 1.0, digits: int = 2) -> str:
+    if math.isnan(mean):
+        return "—"
+    text = f"{mean * scale:.{digits}f}"
+    return text + (f" ± {std * scale:.{digits}f}" if std is not None else "")
+
+
+def _fmt_loss(mean: float, std: float | None) -> str:
+    if math.isnan(mean):
+        return "—"
+    return f"{mean:.4g}" + (f" ± {std:.2g}" if std is not None else "")
+
+
+def rows(groups: list[Group]) -> list[dict]:
+    """One dict per group with the numbers of results.csv."""
+    out = []
+    for g in groups:
+        m = g.config["model"]
+        acc = [r.summary["test"]["accuracy"] for r in g.runs if "accuracy" in r.summary["test"]]
+        val_acc = [r.summary["val"]["accuracy"] for r in g.runs if "accuracy" in r.summary.get("val", {})]
+        loss = [r.summary["test"]["loss"] for r in g.runs]
+        row = {"label": g.label, "task": g.config["task"]["name"], "model": model_name(m),
+               "W_bits": recurrent_bits(m), "U_bits": _bits(m.get("input_bits")), "V_bits": _bits(m.get("output_bits")),
+               "size_kbit": g.runs[0].kbits, "embedding_kbit": g.runs[0].embedding_bits / 1000.0,
+               "seeds": " ".join(str(r.config["seed"]) for r in g.runs), "n_runs": len(g.runs)}
+        for name, values in (("test_accuracy", acc), ("val_accuracy", val_acc), ("test_loss", loss)):
+            row[f"{name}_mean"], row[f"{name}_std"] = mean_std(values)
+        row["steps_mean"] = statistics.fmean(r.summary["steps"] for r in g.runs)
+        row["total_steps"] = g.runs[0].summary.get("total_steps")
+        row["stopped_early"] = any(r.summary.get("stopped_early") for r in g.runs)
+        row["runtime_s_mean"] = statistics.fmean(r.summary.get("runtime_s", math.nan) for r in g.runs)
+        row["runs"] = " ".join(str(r.path) for r in g.runs)
+        out.append(row)
+    return out
+
+
+def markdown(table: list[dict], unfinished: list[Path] = ()) -> str:
+    head = ["run", "task", "model", "W", "U", "V", "size (kbit)", "seeds", "test acc (%)", "val acc (%)",
+            "test loss", "steps", "runtime (min)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table:
+        steps = f"{r['steps_mean']:.0f}/{r['total_steps']}" + (" (budget)" if r["stopped_early"] else "")
+        cells = [r["label"], r["task"], r["model"], r["W_bits"], r["U_bits"], r["V_bits"], f"{r['size_kbit']:.2f}",
+                 str(r["n_runs"]), _fmt(r["test_accuracy_mean"], r["test_accuracy_std"], 100),
+                 _fmt(r["val_accuracy_mean"], r["val_accuracy_std"], 100),
+                 _fmt_loss(r["test_loss_mean"], r["test_loss_std"]), steps, f"{r['runtime_s_mean'] / 60:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = ("# Results\n\n" + "\n".join(lines) + "\n\n"
+            "Metrics: mean ± sample standard deviation over seeds (none shown for a single seed). "
+            "W, U, V: storage of the recurrent, input and output matrices (±1 = binary, 0/±1 = sparse ternary, "
+            "k = k-bit, FP32 = full precision). Size: all trained weights and biases as counted by `qornn info`, "
+            "without the FP32 embedding table of text models (listed in results.csv). "
+            "Runtime: training time per seed, without the final evaluation.\n")
+    if unfinished:
+        text += "\nNot finished (no summary.json), left out: " + ", ".join(str(p) for p in unfinished) + "\n"
+    return text
+
+
+CSV_FIELDS = ["label", "task", "model", "W_bits", "U_bits", "V_bits", "size_kbit", "embedding_kbit", "n_runs", "seeds",
+              "test_accuracy_mean", "test_accuracy_std", "val_accuracy_mean", "val_accuracy_std", "test_loss_mean",
+              "test_loss_std", "steps_mean", "total_steps", "stopped_early", "runtime_s_mean", "runs"]
+
+
+def to_csv(table: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in table:
+        w.writerow({k: ("" if r[k] is None or (isinstance(r[k], float) and math.isnan(r[k])) else r[k])
+                    for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+# ---- plots ------------------------------------------------------------------------------------
+MARKERS = "osD^vP*Xph<>"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _by_task(groups: list[Group]) -> dict[str, list[tuple[int, Group]]]:
+    tasks: dict[str, list[tuple[int, Group]]] = {}
+    for i, g in enumerate(groups):
+        tasks.setdefault(g.config["task"]["name"], []).append((i, g))
+    return tasks
+
+
+def plot_size_vs_accuracy(groups: list[Group], path: Path) -> None:
+    """Test accuracy (or loss) against size in kbit (log x axis); one marker per model, a panel per task."""
+    plt = _pyplot()
+    tasks = _by_task(groups)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.4 * len(tasks), 4.8), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (task, members) in zip(axes[0], tasks.items()):
+        use_acc = all("accuracy" in r.summary["test"] for _, g in members for r in g.runs)
+        for i, g in members:
+            values = [r.summary["test"]["accuracy"] * 100 if use_acc else r.summary["test"]["loss"] for r in g.runs]
+            mean, std = mean_std(values)
+            ax.errorbar([g.runs[0].kbits], [mean], yerr=[std] if std is not None else None,
+                        marker=MARKERS[i % len(MARKERS)], color=colors[i % len(colors)], markersize=9,
+                        capsize=4, linestyle="none",
+                        label=f"{g.label}: {model_name(g.config['model'])}, W {recurrent_bits(g.config['model'])}, "
+                              f"p={_bits(g.config['model'].get('input_bits'))} ({len(g.runs)} seed"
+                              f"{'s' if len(g.runs) > 1 else ''})")
+        ax.set_xscale("log")
+        ax.set_xlabel("model size (kbit, log scale; embedding excluded)")
+        ax.set_ylabel("test accuracy (%)" if use_acc else "test loss")
+        if not use_acc:
+            ax.set_yscale("log")
+        ax.set_title(f"{task}: test {'accuracy' if use_acc else 'loss'} vs model size (upper left is best)"
+                     if use_acc else f"{task}: test loss vs model size (lower left is best)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_training_curves(groups: list[Group], path: Path) -> None:
+    """Per task: training loss (left) and validation accuracy or loss (right) against the step."""
+    plt = _pyplot()
+    tasks = _by_task(groups)
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(12, 3.8 * len(tasks)), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (ax_loss, ax_val), (task, members) in zip(axes, tasks.items()):
+        use_acc = all("accuracy" in r.summary["test"] for _, g in members for r in g.runs)
+        for i, g in members:
+            color = colors[i % len(colors)]
+            for k, r in enumerate(g.runs):
+                label = g.label if k == 0 else None
+                train = [m for m in r.metrics if m.get("split") == "train"]
+                val = [m for m in r.metrics if m.get("split") == "val"]
+                ax_loss.plot([m["step"] for m in train], [m["loss"] for m in train], color=color, lw=1,
+                             alpha=0.8, label=label)
+                key = "accuracy" if use_acc else "loss"
+                scale = 100 if use_acc else 1
+                ax_val.plot([m["step"] for m in val if key in m], [m[key] * scale for m in val if key in m],
+                            color=color, marker=MARKERS[i % len(MARKERS)], markersize=4, lw=1, label=label)
+        ax_loss.set_yscale("log")
+        ax_loss.set_xlabel("training step (optimizer updates)")
+        ax_loss.set_ylabel("training loss (log scale)")
+        ax_loss.set_title(f"{task}: training loss", fontsize=10)
+        ax_val.set_xlabel("training step (optimizer updates)")
+        ax_val.set_ylabel("validation accuracy (%)" if use_acc else "validation loss")
+        ax_val.set_title(f"{task}: validation {'accuracy' if use_acc else 'loss'}", fontsize=10)
+        for ax in (ax_loss, ax_val):
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+FILES = ("results.md", "results.csv", "size_vs_accuracy.png", "training_curves.png")
+
+
+def write_report(paths, out: str | Path) -> dict:
+    """Write the four report files into ``out``; returns {"files": [...], "rows": [...], "unfinished": [...]}."""
+    done, unfinished = find_runs(paths)
+    if not done:
+        raise CheckpointError("no finished run (with summary.json) among the given folders: "
+                              + ", ".join(str(p) for p in unfinished))
+    groups = group_runs([load_run(p) for p in done])
+    table = rows(groups)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "results.md", markdown(table, unfinished))
+    atomic_write_text(out / "results.csv", to_csv(table))
+    plot_size_vs_accuracy(groups, out / "size_vs_accuracy.png")
+    plot_training_curves(groups, out / "training_curves.png")
+    return {"files": [str(out / f) for f in FILES], "rows": table, "unfinished": [str(p) for p in unfinished]}
