@@ -27,13 +27,63 @@ ROLES = {"rnn.weight_ih_l0": "U", "rnn.weight_hh_l0": "W", "output.weight": "V",
 
 
 @torch.no_grad()
-def matrix_diagnostics(w: torch.Tensor) -> dict:
-    """Orthogonality error ‖WᵀW − I‖₂ (spectral norm) and extreme singular values of a square W."""
-    w = w.detach().double()
+def grid_step(w: torch.Tensor, max_levels: int = 1024) -> float | None:
+    """Spacing Δ of the uniform grid that holds every entry of w, or None (not on a grid: full precision).
+
+    >>> grid_step(torch.tensor([-0.5, 0.0, 0.25, 0.75]))
+    0.25
+    """
+    v = torch.unique(w.detach().double())
+    if v.numel() < 2 or v.numel() > max_levels:
+        return None
+    d = v.diff()
+    ratio = d / d.min()
+    if float((ratio - ratio.round()).abs().max()) > 1e-3:
+        return None
+    return float(d.min())
+
+
+@torch.no_grad()
+def matrix_diagnostics(w: torch.Tensor, bits: int | None = None) -> dict:
+    """‖WᵀW − I‖₂, σ_min, σ_max, α, step Δ and the number of distinct values of a matrix W.
+
+    ``bits=None``: the numbers of W itself, with α = max|W| and Δ its grid spacing
+    (None when W is not on a uniform grid).  ``bits=k``: the numbers of the
+    effective k-bit matrix Q_k(W) (:func:`qornn.quant.quantize`), with the
+    quantizer's α = max|W| and Δ = α/2^(k−1) (α for the ternary k = 1).
+    For a non-square W the Gram matrix of the shorter side is used.
+
+    >>> d = matrix_diagnostics(torch.eye(4) * 0.5)
+    >>> d["orthogonality_error"], d["sigma_max"], d["alpha"], d["step"]
+    (0.75, 0.5, 0.5, 0.5)
+    """
+    w = w.detach()
+    alpha = float(w.abs().max()) if w.numel() else 0.0
+    if bits is not None:
+        from .quant import check_bits, quant_levels, quantize, scale_of
+
+        check_bits(bits, "bits", allow_none=False)
+        scale = scale_of(w)
+        alpha, step = float(scale), float(scale) / quant_levels(bits)[2]
+        w = quantize(w, bits, scale)
+    else:
+        step = grid_step(w)
+    w = w.double()
+    if w.shape[0] < w.shape[1]:
+        w = w.t()
     s = torch.linalg.svdvals(w)
     eye = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
     return {"orthogonality_error": float(torch.linalg.matrix_norm(w.t() @ w - eye, ord=2)),
-            "sigma_min": float(s.min()), "sigma_max": float(s.max())}
+            "sigma_min": float(s.min()), "sigma_max": float(s.max()), "alpha": alpha, "step": step,
+            "distinct_values": int(torch.unique(w).numel())}
+
+
+def _before_last(plist) -> torch.Tensor:
+    """The tensor a parametrization chain hands to its last parametrization (e.g. W before Q_k)."""
+    x = plist.original
+    for p in list(plist)[:-1]:
+        x = p(x)
+    return x
 
 
 def _value_stats(w: torch.Tensor) -> dict:
@@ -46,7 +96,10 @@ def _parametrized_bits(plist, weight: torch.Tensor) -> tuple[int, dict]:
     """Storage bits of a parametrized tensor, from its last size-defining parametrization."""
     last = plist[-1]
     if isinstance(last, UniformQuantizer):
-        return weight.numel() * storage_bits_per_weight(last.bits) + 32, {"quantized_bits": last.bits}
+        scale = float(_before_last(plist).detach().abs().max()) or 1.0
+        step = scale / (2 ** (last.bits - 1) if last.bits > 1 else 1)
+        return (weight.numel() * storage_bits_per_weight(last.bits) + 32,
+                {"quantized_bits": last.bits, "alpha": scale, "step": step})
     if isinstance(last, RecurrentScheme):
         return last.storage_bits(), last.describe()
     return 32 * weight.numel(), {}
@@ -67,7 +120,11 @@ def weight_report(model: nn.Module) -> dict:
             bits, extra = _parametrized_bits(plist, weight)
             entry = {"role": ROLES.get(full, ""), **_value_stats(weight), "bits": int(bits), **extra}
             if isinstance(plist[0], RecurrentScheme):
-                entry.update(matrix_diagnostics(weight))
+                if isinstance(plist[-1], UniformQuantizer):  # k-bit W: α and Δ of its quantizer
+                    entry.update(matrix_diagnostics(_before_last(plist), bits=plist[-1].bits))
+                else:
+                    entry.update(matrix_diagnostics(weight))
+                entry.setdefault("scheme", plist[0].name)
                 if entry.get("scheme") == "block-hadamard":
                     entry["dense_bits"] = 2 * weight.numel()  # the same W stored as a generic ternary matrix
             report[full] = entry

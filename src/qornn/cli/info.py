@@ -22,11 +22,15 @@ def run(args) -> int:
         return 0
     print(f"run {args.run_dir}: {cfg.model.recurrent}, hidden {cfg.model.hidden_size}, "
           f"total {size['total_bits']} bits ({size['total_kbits']:.2f} kbit)")
-    header = f"{'tensor':<28} {'role':<9} {'shape':<12} {'bits':>9} {'distinct':>9} {'zeros':>7} {'||WᵀW−I||₂':>11}"
+    header = (f"{'tensor':<28} {'role':<9} {'shape':<12} {'bits':>9} {'distinct':>9} {'zeros':>7} {'||WᵀW−I||₂':>11}"
+              f" {'σ_min':>7} {'σ_max':>7} {'α':>9} {'step':>9}")
     print(header)
     for name, e in size["weights"].items():
         shape = "x".join(str(s) for s in e["shape"])
         orth = f"{e['orthogonality_error']:.2e}" if "orthogonality_error" in e else ""
+        sig = (f"{e['sigma_min']:>7.4f} {e['sigma_max']:>7.4f}" if "sigma_min" in e else f"{'':>7} {'':>7}")
+        alpha = f"{e['alpha']:>9.4g}" if e.get("alpha") is not None else f"{'':>9}"
+        step = f"{e['step']:>9.3g}" if e.get("step") is not None else f"{'':>9}"
         print(f"{name:<28} {e['role']:<9} {shape:<12} {e['bits']:>9} {e['distinct_values']:>9} "
-              f"{e['zero_fraction']:>7.3f} {orth:>11}")
+              f"{e['zero_fraction']:>7.3f} {orth:>11} {sig} {alpha} {step}")
     return 0
