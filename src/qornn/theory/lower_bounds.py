@@ -297,7 +297,7 @@ def minimal_bits_for_error(eps: float, *, target: str = "holder", d: int = 1, p:
     eps = V.error_target(eps)
     d, p = V.dimension(d), V.p_norm(p)
     fn = _target_fn(target, d=d, p=p, s=s, R=R, mode="bits")
-    B, witness = _threshold(lambda b: fn(b - 1), eps, lo=1)
+    B, witness = _threshold(fn, eps, lo=1)
     return Bound(value=float(B), kind="rigorous", quantity="minimal storage (bits)",
                  complexity="eps",
                  assumptions=(f"every model stored in <= {B - 1} bits has worst-case error > {eps:g}",)

@@ -20,7 +20,6 @@ Achour et al., NeurIPS 2022, arXiv:2206.04360, whose own packings were not avail
 """
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -87,23 +86,34 @@ def vg_code(m: int) -> tuple[float, int]:
     return gv_log_size(m, t), t
 
 
-def greedy_code(m: int, t: int, rng: np.random.Generator | None = None,
-                max_words: int = 4096) -> np.ndarray:
-    """An explicit binary code (rows) of length m, min distance >= t, built greedily.
+def greedy_code(m: int, t: int, max_words: int | None = None) -> np.ndarray:
+    """The lexicographic greedy code of length m <= 20 and minimum distance t (rows, 0/1).
 
-    Used by experiments and tests that need actual codewords (small m only).
+    Scanning all 2^m words in order and keeping each word at distance >= t from the kept
+    ones is exactly the Gilbert-Varshamov argument, so the result has at least
+    exp(gv_log_size(m, t)) words.  Used by experiments and tests that need real codewords.
     """
     m = V.positive_int("m", m)
     t = V.positive_int("t", t)
-    rng = rng or np.random.default_rng(0)
-    words: list[np.ndarray] = []
-    tries = 0
-    while len(words) < max_words and tries < 20 * max_words:
-        w = rng.integers(0, 2, m, dtype=np.int8)
-        tries += 1
-        if all(np.count_nonzero(w != u) >= t for u in words):
-            words.append(w)
-    return np.array(words, dtype=np.int8)
+    if m > 20:
+        raise ConfigError(f"m={m} is too long for an explicit code; use m <= 20")
+    kept = np.zeros(1 << m, dtype=np.int64)
+    n_kept = 0
+    popcount = np.array([bin(i).count("1") for i in range(1 << m)], dtype=np.int32) \
+        if m <= 16 else None
+    for w in range(1 << m):
+        if n_kept:
+            x = np.bitwise_xor(kept[:n_kept], w)
+            dist = popcount[x] if popcount is not None else np.array(
+                [bin(int(v)).count("1") for v in x])
+            if dist.min() < t:
+                continue
+        kept[n_kept] = w
+        n_kept += 1
+        if max_words is not None and n_kept >= max_words:
+            break
+    words = kept[:n_kept]
+    return ((words[:, None] >> np.arange(m)[None, :]) & 1).astype(np.int8)
 
 
 # --------------------------------------------------------------------------- families
@@ -313,9 +323,16 @@ def monotone_antichain_family(K: int, d: int, p: float, t: int | None = None) ->
     m = antichain_size(K, d)
     t = max(1, m // 8) if t is None else V.positive_int("t", t)
     r = 1.0 if math.isinf(p) else (t / K ** d) ** (1 / p)
-    chain = [c for c in itertools.product(range(K), repeat=d) if sum(c) == K - 1] \
-        if m <= 10 ** 6 else None
-    pos = {c: i for i, c in enumerate(chain)} if chain is not None else None
+    cache: dict[str, dict] = {}
+
+    def positions() -> dict:
+        """Codeword position of each antichain cell (built on first use; small K only)."""
+        if "pos" not in cache:
+            if m > 10 ** 6:
+                raise ConfigError(f"K={K}, d={d}: the antichain has {m} cells, too many to evaluate members")
+            chain = _multi_indices(d, K - 1)
+            cache["pos"] = {c: i for i, c in enumerate(chain)}
+        return cache["pos"]
 
     def cells(x):
         return np.clip(np.floor(np.atleast_2d(x) * K).astype(int), 0, K - 1)
@@ -328,7 +345,7 @@ def monotone_antichain_family(K: int, d: int, p: float, t: int | None = None) ->
         out = (idx.sum(axis=1) >= K).astype(float)
         on = np.nonzero(idx.sum(axis=1) == K - 1)[0]
         for n in on:
-            out[n] = sigma[pos[tuple(idx[n])]]
+            out[n] = sigma[positions()[tuple(int(v) for v in idx[n])]]
         return out
 
     def distance(s1, s2):
