@@ -37,6 +37,8 @@ __all__ = [
     "block_fwht",
     "hadamard_transform",
     "DENSE_MAX_SIZE",
+    "fwht_rows",
+    "fwht_kernel_available",
 ]
 
 #: Sizes up to this use the dense product in ``hadamard_transform(method="auto")``:
@@ -96,16 +98,44 @@ def _butterfly(x: torch.Tensor) -> torch.Tensor:
     return y.reshape(*lead, n)
 
 
+# Optional CPU kernel (``pip install fht-cpu``, MIT): used by ``fwht`` on CPU float32/float64 when
+# installed and ``USE_FHT_KERNEL`` is true; the pure-PyTorch butterfly is the fallback.
+USE_FHT_KERNEL = True
+
+
+@functools.lru_cache(maxsize=1)
+def _fht_module():
+    try:
+        import fht_cpu  # type: ignore[import-not-found]
+    except Exception:  # noqa: BLE001 - any import problem means "not available"
+        return None
+    return fht_cpu
+
+
+def fwht_kernel_available() -> bool:
+    """True when the optional ``fht-cpu`` kernel is installed and enabled."""
+    return USE_FHT_KERNEL and _fht_module() is not None
+
+
+def fwht_rows(x: torch.Tensor) -> torch.Tensor:
+    """x·S_n along the last dim without autograd bookkeeping (kernel when available)."""
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and fwht_kernel_available()):
+        rows = x.detach().reshape(-1, x.shape[-1]).contiguous()
+        out = _fht_module().fht(rows.numpy(), axis=-1, inplace=False, num_threads=1)
+        return torch.from_numpy(out).view(x.shape)
+    return _butterfly(x)
+
+
 class _FWHTFunction(torch.autograd.Function):
     """y = x·S_n; since S is symmetric, dL/dx = (dL/dy)·S_n. Saves no tensors."""
 
     @staticmethod
     def forward(ctx, x):
-        return _butterfly(x)
+        return fwht_rows(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return _butterfly(grad)
+        return fwht_rows(grad)
 
 
 def fwht(x: torch.Tensor) -> torch.Tensor:

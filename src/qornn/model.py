@@ -155,15 +155,18 @@ class OrthoRNN(nn.Module):
         if not self.batch_first:
             x = x.transpose(0, 1)
         z = self.input_projection(x)
+        batch = z.shape[0]
         if h0 is None:
-            h = z.new_zeros(z.shape[0], self.hidden_size)
+            h = z.new_zeros(batch, self.hidden_size)
         else:
             h = h0.reshape(-1, self.hidden_size) if h0.dim() == 3 else h0
-            if h.shape != (z.shape[0], self.hidden_size):
-                raise ShapeError(f"h0 has shape {tuple(h0.shape)}; expected (1, {z.shape[0]}, {self.hidden_size})")
-        activation = None if self.linear_recurrence else self.activation
-        reference = self.engine == "reference"
-        states = engines.step_loop(z, self.recurrent_step(reference), h, activation)
+            if h.shape != (batch, self.hidden_size):
+                raise ShapeError(f"h0 has shape {tuple(h0.shape)}; expected (1, {batch}, {self.hidden_size})")
+        if self.engine == "reference":
+            activation = None if self.linear_recurrence else self.activation
+            states = engines.step_loop(z, self.recurrent_step(True), h, activation)
+        else:
+            states = engines.fast_states(self, z, h)
         h_n = states[:, -1].unsqueeze(0)
         if not self.batch_first:
             states = states.transpose(0, 1)
