@@ -59,9 +59,15 @@ class BjorckOrthogonal(RecurrentScheme):
             raise ConfigError(f"model.bjorck_beta={beta!r} is not allowed; use a number strictly between 0 and 1")
         self.steps, self.beta = steps, float(beta)
         self.power_iterations = int(power_iterations)
-        g = torch.Generator().manual_seed(n)
-        self.register_buffer("u", F.normalize(torch.randn(n, generator=g), dim=0))
-        self.register_buffer("v", F.normalize(torch.randn(n, generator=g), dim=0))
+        self.register_buffer("u", torch.empty(n))
+        self.register_buffer("v", torch.empty(n))
+        self._restart_vectors()
+
+    @torch.no_grad()
+    def _restart_vectors(self) -> None:
+        g = torch.Generator().manual_seed(self.n)
+        self.u.copy_(F.normalize(torch.randn(self.n, generator=g), dim=0))
+        self.v.copy_(F.normalize(torch.randn(self.n, generator=g), dim=0))
 
     @torch.no_grad()
     def _power_iteration(self, m: torch.Tensor, iterations: int) -> None:
@@ -84,12 +90,15 @@ class BjorckOrthogonal(RecurrentScheme):
 
     @torch.no_grad()
     def right_inverse(self, w: torch.Tensor) -> torch.Tensor:
-        self._power_iteration(w, 50)
+        if bool(torch.isfinite(w).all()):
+            self._restart_vectors()
+            self._power_iteration(w.to(self.u.dtype), 50)
         return w
 
     @torch.no_grad()
     def initialize_(self, m: torch.Tensor) -> None:
         torch.nn.init.orthogonal_(m)
+        self._restart_vectors()
         self._power_iteration(m, 50)
 
     def describe(self) -> dict:
