@@ -249,7 +249,18 @@ def _by_task(groups: list[Group]) -> dict[str, list[tuple[int, Group]]]:
     return tasks
 
 
-def plot_size_vs_accuracy(groups: list[Group], path: Path) -> None:
+def _describe(fig) -> list[dict]:
+    """Scale, labels and legend entries of each panel (what the tests check)."""
+    out = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        out.append({"title": ax.get_title(), "xscale": ax.get_xscale(), "xlabel": ax.get_xlabel(),
+                    "ylabel": ax.get_ylabel(), "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
+                    "markers": sorted({ln.get_marker() for ln in ax.get_lines() if ln.get_marker() not in ("None", "", "_", "|")})})
+    return out
+
+
+def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
     """Test accuracy (or loss) against size in kbit (log x axis); one marker per model, a panel per task."""
     plt = _pyplot()
     tasks = _by_task(groups)
@@ -277,10 +288,12 @@ def plot_size_vs_accuracy(groups: list[Group], path: Path) -> None:
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    panels = _describe(fig)
     plt.close(fig)
+    return panels
 
 
-def plot_training_curves(groups: list[Group], path: Path) -> None:
+def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
     """Per task: training loss (left) and validation accuracy or loss (right) against the step."""
     plt = _pyplot()
     tasks = _by_task(groups)
@@ -312,14 +325,19 @@ def plot_training_curves(groups: list[Group], path: Path) -> None:
             ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    panels = _describe(fig)
     plt.close(fig)
+    return panels
 
 
 FILES = ("results.md", "results.csv", "size_vs_accuracy.png", "training_curves.png")
 
 
 def write_report(paths, out: str | Path) -> dict:
-    """Write the four report files into ``out``; returns {"files": [...], "rows": [...], "unfinished": [...]}."""
+    """Write the four report files into ``out``.
+
+    Returns ``{"files", "rows" (the table), "unfinished" (left-out folders), "plots" (panel descriptions)}``.
+    """
     done, unfinished = find_runs(paths)
     if not done:
         raise CheckpointError("no finished run (with summary.json) among the given folders: "
@@ -330,6 +348,7 @@ def write_report(paths, out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "results.md", markdown(table, unfinished))
     atomic_write_text(out / "results.csv", to_csv(table))
-    plot_size_vs_accuracy(groups, out / "size_vs_accuracy.png")
-    plot_training_curves(groups, out / "training_curves.png")
-    return {"files": [str(out / f) for f in FILES], "rows": table, "unfinished": [str(p) for p in unfinished]}
+    plots = {"size_vs_accuracy": plot_size_vs_accuracy(groups, out / "size_vs_accuracy.png"),
+             "training_curves": plot_training_curves(groups, out / "training_curves.png")}
+    return {"files": [str(out / f) for f in FILES], "rows": table, "unfinished": [str(p) for p in unfinished],
+            "plots": plots}
