@@ -10,8 +10,10 @@ linear map,
 then ∂L/∂z_t = g_t, ∂L/∂h_0 = g_1·W and ∂L/∂W = Σ_t g_tᵀ h_{t-1} (B large GEMMs).
 For the sign schemes (HadamRNN, Block-HadamRNN: W = diag(s)·M with M fixed and
 rows of unit norm) the backward returns instead the projected gradient diag(r)·W
-with r = Σ_{t,b} g_t ⊙ (h_t − z_t) = Σ_{t,b} g_t ⊙ (h_{t-1}·Wᵀ): O(BTn) instead of
-O(BTn²), and the same gradient for the signs (∂L/∂s_i = s_i·r_i).
+with r = Σ_{t,b} g_t ⊙ (h_{t-1}·Wᵀ): O(BTn) instead of O(BTn²), and the same
+gradient for the signs (∂L/∂s_i = s_i·r_i).  Either way one (B, T, n) buffer is
+saved (the states, or the products h_{t-1}·Wᵀ), as many values as the reference
+loop's per-step autograd saves.
 """
 from __future__ import annotations
 
@@ -26,12 +28,14 @@ def batch_chunks(batch: int, per_row: int):
     return [slice(s, s + size) for s in range(0, batch, size)]
 
 
-def linear_forward(z: torch.Tensor, h0: torch.Tensor, op) -> torch.Tensor:
+def linear_forward(z: torch.Tensor, h0: torch.Tensor, op, store_pre: bool = False):
+    """(states, pre): states[:, t] = pre[:, t] + z[:, t], pre[:, t] = states[:, t-1]·Wᵀ (None unless asked)."""
     states = torch.empty_like(z, memory_format=torch.contiguous_format)
+    pre = torch.empty_like(states) if store_pre else None
     h = h0
     for t in range(z.shape[1]):
-        h = op.step(h, z[:, t], states[:, t])
-    return states
+        h = op.step(h, z[:, t], states[:, t], None if pre is None else pre[:, t])
+    return states, pre
 
 
 def adjoint(grad_states: torch.Tensor, op) -> torch.Tensor:
@@ -58,24 +62,29 @@ class LinearScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, h0, w, op):
-        states = linear_forward(z, h0, op)
-        ctx.op = op
-        ctx.save_for_backward(z if op.row_scaling else None, states, h0, w)
+        row_scaling = op.row_scaling and ctx.needs_input_grad[2]
+        states, pre = linear_forward(z, h0, op, store_pre=row_scaling)
+        ctx.op, ctx.row_scaling = op, row_scaling
+        if row_scaling:
+            ctx.save_for_backward(pre, None, None, w)
+        else:
+            ctx.save_for_backward(None, states, h0, w)
         return states
 
     @staticmethod
     def backward(ctx, grad_states):
         op = ctx.op
-        z, states, h0, w = ctx.saved_tensors
+        pre, states, h0, w = ctx.saved_tensors
         g = adjoint(grad_states, op)
         grad_h0 = grad_w = None
         if ctx.needs_input_grad[1]:
-            grad_h0 = op.step_t(g[:, 0], torch.zeros_like(h0), torch.empty_like(h0))
+            first = g[:, 0]
+            grad_h0 = op.step_t(first, torch.zeros_like(first), torch.empty_like(first))
         if ctx.needs_input_grad[2]:
-            if op.row_scaling:
+            if ctx.row_scaling:
                 r = g.new_zeros(g.shape[-1])
                 for c in batch_chunks(g.shape[0], g.shape[1] * g.shape[2]):
-                    r += (g[c] * (states[c] - z[c])).sum((0, 1))
+                    r += (g[c] * pre[c]).sum((0, 1))
                 grad_w = r.unsqueeze(1) * w
             else:
                 grad_w = outer_sum(g, states, h0)
@@ -87,4 +96,4 @@ def linear_states(z: torch.Tensor, h0: torch.Tensor, w: torch.Tensor, op) -> tor
     if torch.is_grad_enabled() and (z.requires_grad or h0.requires_grad or w.requires_grad):
         return LinearScan.apply(z, h0, w, op)
     with torch.no_grad():
-        return linear_forward(z, h0, op)
+        return linear_forward(z, h0, op)[0]

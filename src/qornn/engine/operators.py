@@ -3,7 +3,7 @@
 The fast engine needs two primitives per step (row-vector convention of
 ``torch.nn``: h_t = h_{t-1}·Wᵀ + z_t), writing into a slice of a (B, T, n) buffer:
 
-* ``step(h, z_t, out)``:      out = h·Wᵀ + z_t;
+* ``step(h, z_t, out, pre=None)``: out = h·Wᵀ + z_t (and pre = h·Wᵀ when given);
 * ``step_t(g, gout_t, out)``: out = g·W + gout_t (the adjoint step of the backward pass).
 
 :class:`DenseOp` uses one fused ``addmm`` per step.  :class:`SignTransformOp` is the
@@ -38,8 +38,11 @@ class DenseOp:
         self.w = w.detach()
         self.wt = self.w.t()
 
-    def step(self, h, z_t, out):
-        return torch.addmm(z_t, h, self.wt, out=out)
+    def step(self, h, z_t, out, pre=None):
+        if pre is None:
+            return torch.addmm(z_t, h, self.wt, out=out)
+        torch.mm(h, self.wt, out=pre)
+        return torch.add(pre, z_t, out=out)
 
     def step_t(self, g, gout_t, out):
         return torch.addmm(gout_t, g, self.w, out=out)
@@ -81,9 +84,12 @@ class SignTransformOp:
         y = torch.matmul(self.sa, (rows.view(-1, self.b) @ self.sb).view(-1, self.a, self.b))
         return y.view(self.tmp.shape)
 
-    def step(self, h, z_t, out):
+    def step(self, h, z_t, out, pre=None):
         self.tmp.copy_(h)
-        return torch.addcmul(z_t, self._transform_tmp(), self.d, out=out)
+        if pre is None:
+            return torch.addcmul(z_t, self._transform_tmp(), self.d, out=out)
+        torch.mul(self._transform_tmp(), self.d, out=pre)
+        return torch.add(pre, z_t, out=out)
 
     def step_t(self, g, gout_t, out):
         torch.mul(g, self.d, out=self.tmp)

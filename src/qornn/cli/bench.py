@@ -1,0 +1,247 @@
+"""``qornn bench --config PRESET``: time the fast engine against the reference engine.
+
+In one process, on identical weights and inputs: a training step (forward, loss,
+backward, optimizer step) and an inference forward of ``model.engine=auto`` and of
+``model.engine=reference``, alternated, after warm-up; medians and ratios.  It also
+checks that both engines give the same outputs and gradients, and measures the
+memory kept for the backward pass (bytes of the distinct tensors autograd saves).
+
+Presets whose data set is not on disk are timed on random inputs of the task's
+shapes (the timings need only the shapes).  One intra-op thread by default.
+"""
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+
+import torch
+
+from ..errors import ConfigError, QornnError
+from .common import add_set_argument, print_json
+
+#: Shapes of the data-backed tasks, used when their data set is missing:
+#: (input kind, input size, output size, many-to-many, loss, sequence length).
+_SHAPES = {
+    "pmnist": ("features", 1, 10, False, "ce", 784),
+    "smnist": ("features", 1, 10, False, "ce", 784),
+    "har": ("features", 9, 6, False, "ce", 128),
+}
+_TEXT_TASKS = ("imdb", "sst2", "qqp")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="time the fast engine against the reference engine (same weights and inputs)")
+    p.add_argument("--config", required=True, help="preset name or YAML file")
+    add_set_argument(p)
+    p.add_argument("--steps", type=int, default=5, help="timed repetitions per engine (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed repetitions first (default 1)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: train.batch_size")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--no-forward", action="store_true", help="time the training step only")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def random_batch(cfg, batch_size: int, generator: torch.Generator):
+    """(TaskInfo, x, y) of random data with the shapes of ``cfg.task`` (for missing data sets)."""
+    from ..tasks import TaskInfo
+
+    name = cfg.task.name
+    if name in _SHAPES:
+        kind, size, out, m2m, loss, length = _SHAPES[name]
+    elif name in _TEXT_TASKS:
+        kind, size, out, m2m, loss = "tokens", cfg.task.vocab_size or 10_000, 1, False, "bce"
+        length = cfg.task.max_len or 500
+    else:
+        raise ConfigError(f"task.name={name!r}: its data set is missing and bench knows no shapes for it; "
+                          f"bench works with {', '.join(sorted([*_SHAPES, *_TEXT_TASKS]))} or a task whose data is present")
+    info = TaskInfo(input_kind=kind, input_size=size, output_size=out, many_to_many=m2m, loss=loss,
+                    padding_idx=0 if kind == "tokens" else None)
+    if kind == "tokens":
+        x = torch.randint(1, size, (batch_size, length), generator=generator)
+    else:
+        x = torch.randn(batch_size, length, size, generator=generator)
+    shape = (batch_size, length) if m2m else (batch_size,)
+    if loss == "ce":
+        y = torch.randint(0, out, shape, generator=generator)
+    elif loss == "bce":
+        y = torch.randint(0, 2, shape, generator=generator).float()
+    else:
+        y = torch.randn(shape, generator=generator)
+    return info, x, y
+
+
+def _orthornns(model):
+    from ..model import OrthoRNN
+
+    return [m for m in model.modules() if isinstance(m, OrthoRNN)]
+
+
+def _set_engine(model, engine: str) -> None:
+    for m in _orthornns(model):
+        m.engine = engine
+
+
+def saved_bytes(fn) -> int:
+    """Bytes of the distinct storages autograd saves for backward while ``fn()`` runs."""
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return sum(storages.values()), out
+
+
+def _grads(model) -> dict:
+    return {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
+
+
+def run_bench(cfg, steps: int = 5, warmup: int = 1, batch_size: int | None = None, forward: bool = True) -> dict:
+    """Time both engines on ``cfg`` (see module docstring); returns the result dict."""
+    from .. import engine as engines
+    from ..hadamard import fwht_kernel_available
+    from ..model import build_model
+    from ..tasks import Task, build_task
+    from ..train import after_optimizer_step, make_optimizer, regularization
+
+    if steps < 1 or warmup < 0:
+        raise ConfigError(f"--steps {steps} / --warmup {warmup} not allowed; use --steps >= 1 and --warmup >= 0")
+    bs = batch_size or cfg.train.batch_size
+    if bs < 1:
+        raise ConfigError(f"--batch-size {bs} is not allowed; use a positive integer")
+    torch.manual_seed(cfg.seed)
+    try:
+        task = build_task(cfg)
+        x, y = task.train_batch(0, bs)
+        data = "task"
+    except QornnError:  # data set missing (or unreadable): random inputs of the task's shapes
+        info, x, y = random_batch(cfg, bs, torch.Generator().manual_seed(cfg.seed))
+        task = Task()
+        task.info = info
+        data = "random"
+    torch.manual_seed(cfg.seed)
+    fast = build_model(cfg.model, task.info)
+    rnns = _orthornns(fast)
+    if not rnns:
+        raise ConfigError(f"model.recurrent={cfg.model.recurrent!r} builds no OrthoRNN; bench compares the engines "
+                          f"of OrthoRNN models")
+    ref = copy.deepcopy(fast)
+    _set_engine(fast, "auto")
+    _set_engine(ref, "reference")
+
+    # Same outputs and gradients (one step, identical weights and batch).
+    grads, outs = [], []
+    for model in (fast, ref):
+        model.train()
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+        (task.loss(out, y) + regularization(model)).backward()
+        outs.append(out.detach())
+        grads.append(_grads(model))
+    max_abs_diff = float((outs[0] - outs[1]).abs().max())
+    grad_err = max((float((grads[0][k] - g).norm() / g.norm().clamp_min(1e-30)) for k, g in grads[1].items()),
+                   default=0.0)
+
+    optims = {id(m): make_optimizer(cfg.train, m.parameters()) for m in (fast, ref)}
+
+    def train_step(model):
+        opt = optims[id(model)]
+        opt.zero_grad(set_to_none=True)
+        (task.loss(model(x), y) + regularization(model)).backward()
+        opt.step()
+        after_optimizer_step(model)
+
+    def forward_pass(model):
+        with torch.no_grad():
+            model(x)
+
+    def timed(fn, model) -> float:
+        start = time.perf_counter()
+        fn(model)
+        return time.perf_counter() - start
+
+    times = {("train", "fast"): [], ("train", "ref"): [], ("fwd", "fast"): [], ("fwd", "ref"): []}
+    for phase, fn in (("train", train_step), ("fwd", forward_pass)):
+        if phase == "fwd" and not forward:
+            continue
+        for model in (fast, ref):
+            model.train(phase == "train")
+        for i in range(warmup + steps):  # alternate the engines so that load drifts hit both alike
+            for name, model in (("fast", fast), ("ref", ref)):
+                t = timed(fn, model)
+                if i >= warmup:
+                    times[(phase, name)].append(t)
+
+    def memory(model):
+        model.train()
+        model.zero_grad(set_to_none=True)
+        nbytes, out = saved_bytes(lambda: task.loss(model(x), y) + regularization(model))
+        out.backward()
+        return nbytes / 2 ** 20
+
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    result = {
+        "config": cfg.description or cfg.task.name,
+        "task": cfg.task.name,
+        "data": data,
+        "recurrent": cfg.model.recurrent,
+        "hidden_size": cfg.model.hidden_size,
+        "block_size": cfg.model.block_size,
+        "linear_recurrence": cfg.model.linear_recurrence,
+        "seq_len": int(x.shape[1]),
+        "batch_size": bs,
+        "threads": torch.get_num_threads(),
+        "fast_path": engines.plan(rnns[0]),
+        "fht_kernel": fwht_kernel_available(),
+        "steps": steps,
+        "train_step_s_fast": med[("train", "fast")],
+        "train_step_s_reference": med[("train", "ref")],
+        "train_speedup": med[("train", "ref")] / med[("train", "fast")],
+    }
+    if forward:
+        result.update({
+            "forward_s_fast": med[("fwd", "fast")],
+            "forward_s_reference": med[("fwd", "ref")],
+            "forward_speedup": med[("fwd", "ref")] / med[("fwd", "fast")],
+        })
+    result.update({
+        "max_abs_diff": max_abs_diff,
+        "max_grad_rel_err": grad_err,
+        "saved_mb_fast": memory(fast),
+        "saved_mb_reference": memory(ref),
+    })
+    return result
+
+
+def run(args) -> int:
+    from ..config import load_config
+
+    if args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} is not allowed; use a positive integer")
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config, args.overrides)
+    result = run_bench(cfg, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
+                       forward=not args.no_forward)
+    result["command"] = " ".join(["qornn bench --config", args.config, *[f"--set {o}" for o in args.overrides],
+                                  f"--steps {args.steps}", f"--threads {args.threads}"]
+                                 + ([f"--batch-size {args.batch_size}"] if args.batch_size else []))
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['config']}  [{result['fast_path']}, n={result['hidden_size']}, T={result['seq_len']}, "
+          f"B={result['batch_size']}, {result['threads']} thread(s), data: {result['data']}]")
+    print(f"  train step  fast {result['train_step_s_fast'] * 1e3:9.1f} ms   reference "
+          f"{result['train_step_s_reference'] * 1e3:9.1f} ms   speed-up {result['train_speedup']:.2f}x")
+    if "forward_s_fast" in result:
+        print(f"  forward     fast {result['forward_s_fast'] * 1e3:9.1f} ms   reference "
+              f"{result['forward_s_reference'] * 1e3:9.1f} ms   speed-up {result['forward_speedup']:.2f}x")
+    print(f"  max |Δ output| {result['max_abs_diff']:.2e}, max relative gradient error "
+          f"{result['max_grad_rel_err']:.2e}; saved for backward: fast {result['saved_mb_fast']:.1f} MiB, "
+          f"reference {result['saved_mb_reference']:.1f} MiB")
+    print(f"  reproduce: {result['command']}")
+    return 0

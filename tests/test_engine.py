@@ -1,0 +1,191 @@
+"""The fast engine (model.engine=auto) gives the reference engine's states and gradients."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from qornn import engine as engines
+from qornn import hadamard
+from qornn.config import load_config
+from qornn.engine.operators import DenseOp, SignTransformOp
+from qornn.hadamard import sylvester
+from qornn.model import OrthoRNN
+from qornn.recurrent import ALREADY_QUANTIZED, SCHEMES
+from qornn.train import train
+
+GRAD_TOL = 1e-4  # the issue's bound on the relative gradient error
+
+
+def options_for(name: str, n: int) -> dict:
+    """Options a registry scheme needs (block size for block-hadamard; defaults otherwise)."""
+    return {"block_size": min(4, n), "permute_blocks": True} if name == "block-hadamard" else {}
+
+
+def pair(n, recurrent, dtype=torch.float32, input_size=5, **kw):
+    fast = OrthoRNN(input_size, n, recurrent, engine="auto", **kw).to(dtype)
+    ref = copy.deepcopy(fast)
+    ref.engine = "reference"
+    return fast, ref
+
+
+def run_both(fast, ref, x, h0=None, readout="all"):
+    """States, h_n and all gradients of a loss that reads every state (or the last one)."""
+    results = []
+    for model in (fast, ref):
+        model.zero_grad(set_to_none=True)
+        h = None
+        if h0 is not None:
+            h = h0.detach().clone().requires_grad_(True)
+        states, h_n = model(x, h)
+        weights = torch.linspace(-1, 1, states.shape[-1], dtype=states.dtype)
+        if readout == "all":
+            loss = (torch.tanh(states) * weights).sum() + 0.1 * states.pow(2).mean()
+        else:
+            loss = (torch.tanh(h_n) * weights).sum()
+        loss.backward()
+        grads = {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
+        if h is not None:
+            grads["h0"] = h.grad.detach().clone()
+        results.append((states.detach(), h_n.detach(), grads))
+    return results
+
+
+def assert_same(results, state_tol, grad_tol=GRAD_TOL):
+    (s1, n1, g1), (s2, n2, g2) = results
+    scale = s2.abs().max().clamp_min(1e-12)
+    assert float((s1 - s2).abs().max() / scale) < state_tol
+    assert torch.equal(n1, s1[:, -1].unsqueeze(0)) or n1.shape != s1[:, -1].unsqueeze(0).shape
+    assert set(g1) == set(g2) and g2, (sorted(g1), sorted(g2))
+    for k, g in g2.items():
+        err = float((g1[k] - g).norm() / g.norm().clamp_min(1e-30))
+        assert err < grad_tol, f"{k}: relative gradient error {err:.2e}"
+
+
+# ---- every scheme of the registry, linear and non-linear recurrences ----------------------------
+@pytest.mark.parametrize("name", sorted(SCHEMES))
+@pytest.mark.parametrize("linear, nonlinearity", [(True, "relu"), (False, "modrelu"), (False, "tanh")])
+def test_every_scheme_matches_reference(name, linear, nonlinearity):
+    n = 16
+    fast, ref = pair(n, name, linear_recurrence=linear, nonlinearity=nonlinearity,
+                     scheme_options=options_for(name, n))
+    x = torch.randn(3, 7, 5)
+    assert_same(run_both(fast, ref, x, h0=torch.randn(1, 3, n)), state_tol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(set(SCHEMES) - set(ALREADY_QUANTIZED)))
+def test_every_scheme_with_quantized_recurrent_weight(name):
+    """k-bit quantization of W (QORNN) on top of any continuous scheme: a non-linear recurrence."""
+    cfg = load_config(None, [f"model.recurrent={name}", "model.hidden_size=16", "model.recurrent_bits=4",
+                             "model.block_size=4", "model.linear_recurrence=false", "model.nonlinearity=modrelu"])
+    from qornn.model import build_model
+    from qornn.tasks import TaskInfo
+    info = TaskInfo(input_kind="features", input_size=3, output_size=2, many_to_many=True, loss="ce")
+    fast = build_model(cfg.model, info).rnn
+    ref = copy.deepcopy(fast)
+    ref.engine = "reference"
+    assert_same(run_both(fast, ref, torch.randn(2, 9, 3)), state_tol=1e-5)
+
+
+# ---- HadamRNN / Block-HadamRNN: sizes, block sizes, lengths, batch 1, readouts --------------------
+@pytest.mark.parametrize("n", [8, 16, 32, 64, 128, 256, 512])
+@pytest.mark.parametrize("tokens", [False, True])
+def test_hadamard_sizes(n, tokens):
+    fast, ref = pair(n, "hadamard", input_size=10, scheme_options={"ste": "clipped" if tokens else "identity"})
+    x = torch.randint(0, 10, (2, 7)) if tokens else torch.randn(2, 7, 10)
+    assert_same(run_both(fast, ref, x), state_tol=1e-5)
+
+
+@pytest.mark.parametrize("n, m, permute", [(8, 2, False), (16, 4, True), (64, 8, True), (128, 16, False),
+                                           (256, 64, True), (512, 16, True), (512, 512, False)])
+def test_block_hadamard_sizes(n, m, permute):
+    fast, ref = pair(n, "block-hadamard", scheme_options={"block_size": m, "permute_blocks": permute})
+    assert_same(run_both(fast, ref, torch.randn(2, 7, 5)), state_tol=1e-5)
+
+
+@pytest.mark.parametrize("steps", [1, 7, 1000])
+@pytest.mark.parametrize("readout", ["all", "last"])
+def test_lengths_and_readouts_batch_one(steps, readout):
+    fast, ref = pair(128, "hadamard", input_size=3)
+    x = torch.randn(1, steps, 3)
+    assert_same(run_both(fast, ref, x, readout=readout), state_tol=1e-4)
+
+
+def test_long_nonlinear_sequence():
+    fast, ref = pair(64, "dense", linear_recurrence=False, nonlinearity="modrelu", input_size=2)
+    assert_same(run_both(fast, ref, torch.randn(2, 1000, 2), readout="last"), state_tol=1e-4)
+
+
+def test_float64_agreement_is_at_rounding_level():
+    fast, ref = pair(128, "block-hadamard", dtype=torch.float64, scheme_options={"block_size": 64,
+                                                                                 "permute_blocks": True})
+    assert_same(run_both(fast, ref, torch.randn(3, 50, 5, dtype=torch.float64)), state_tol=1e-12, grad_tol=1e-12)
+
+
+def test_other_layouts_and_inference():
+    fast, ref = pair(32, "hadamard", input_size=4, batch_first=False)
+    x = torch.randn(9, 2, 4)  # (time, batch, features)
+    assert_same(run_both(fast, ref, x), state_tol=1e-5)
+    fast.batch_first = ref.batch_first = True
+    with torch.no_grad():
+        s1, h1 = fast(x[:, 0])  # unbatched (time, features)
+        s2, h2 = ref(x[:, 0])
+    assert s1.shape == (9, 32) and h1.shape == (1, 32)
+    torch.testing.assert_close(s1, s2, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(h1, h2, rtol=1e-5, atol=1e-5)
+
+
+# ---- which path, and the per-step kernels ---------------------------------------------------------
+def test_plan_picks_structured_paths():
+    assert engines.plan(OrthoRNN(2, 16, "hadamard")) == "linear-sign-dense"
+    assert engines.plan(OrthoRNN(2, 512, "block-hadamard", scheme_options={"block_size": 16})) == "linear-sign-gemm"
+    assert engines.plan(OrthoRNN(2, 512, "hadamard")) in ("linear-sign-fht", "linear-sign-kron")
+    assert engines.plan(OrthoRNN(2, 64, "dense")) == "linear-dense"
+    assert engines.plan(OrthoRNN(2, 64, "dense", linear_recurrence=False, nonlinearity="modrelu")) == "nonlinear-modrelu"
+
+
+@pytest.mark.parametrize("m, n", [(16, 64), (64, 64), (128, 256), (512, 512)])
+@pytest.mark.parametrize("method", ["gemm", "kron", "fht"])
+def test_sign_transform_kernels_match_dense(m, n, method, monkeypatch):
+    if method == "fht" and not hadamard.fwht_kernel_available():
+        method = "kron"  # the optional kernel is absent: the fallback must still be right
+    d = torch.where(torch.rand(n) < 0.5, -1.0, 1.0) / m ** 0.5
+    w = d.unsqueeze(1) * torch.block_diag(*[sylvester(m)] * (n // m))
+    op, dense = SignTransformOp(d, m, batch=3, method=method), DenseOp(w)
+    h, z, g = torch.randn(3, n), torch.randn(3, n), torch.randn(3, n)
+    out1, out2 = torch.empty(3, n), torch.empty(3, n)
+    torch.testing.assert_close(op.step(h, z, out1).clone(), dense.step(h, z, out2), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(op.step_t(g, z, out1).clone(), dense.step_t(g, z, out2), rtol=1e-5, atol=1e-5)
+
+
+def test_fht_kernel_parity_with_pure_torch(monkeypatch):
+    """The optional fht-cpu kernel and the pure-PyTorch butterfly give the same transform and gradient."""
+    x = torch.randn(5, 3, 256, dtype=torch.float64, requires_grad=True)
+    results = []
+    for use in (True, False):
+        monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", use)
+        x.grad = None
+        y = hadamard.fwht(x)
+        (y * torch.arange(256.0, dtype=torch.float64)).sum().backward()
+        results.append((y.detach(), x.grad.clone()))
+    dense = x.detach() @ sylvester(256, dtype=torch.float64)
+    for y, g in results:
+        torch.testing.assert_close(y, dense)
+    torch.testing.assert_close(results[0][1], results[1][1])
+
+
+# ---- training: same loss curve on both engines ----------------------------------------------------
+@pytest.mark.parametrize("preset, extra", [("copy-hadamrnn", []),
+                                           ("copy-block-hadamrnn", ["model.hidden_size=64", "model.permute_blocks=true"])])
+def test_copy_training_same_loss_curve(tmp_path, preset, extra):
+    curves = {}
+    for engine in ("auto", "reference"):
+        cfg = load_config(preset, ["task.seq_len=20", "task.val_size=32", "task.test_size=32", "train.steps=20",
+                                   "train.batch_size=16", "train.lr=3e-3", "train.progress=false",
+                                   f"model.engine={engine}", *extra])
+        losses = []
+        train(cfg, tmp_path / engine, on_step=lambda step, loss: losses.append(loss), quiet=True)
+        curves[engine] = torch.tensor(losses)
+    assert len(curves["auto"]) == 20
+    torch.testing.assert_close(curves["auto"], curves["reference"], rtol=1e-4, atol=1e-5)  # float32 rounding
