@@ -7,6 +7,10 @@ have the names, shapes and gate order of ``torch.nn.LSTM`` / ``torch.nn.GRU``
 (``weight_ih_l0`` (G·n, d), ``weight_hh_l0`` (G·n, n), ``bias_ih_l0``, ``bias_hh_l0``;
 gates i, f, g, o for LSTM and r, z, n for GRU), so weights load into either.
 
+Initialisation is torch's (uniform ±1/√n) except that the LSTM forget-gate bias
+starts at 1 + U(±1/√n) (Jozefowicz, Zaremba & Sutskever, ICML 2015), without
+which an LSTM sits at the copy task's memoryless baseline for thousands of steps.
+
 ``input_bits`` / ``recurrent_bits`` put the same per-tensor k-bit STE quantizer as
 U and V (:class:`qornn.quant.UniformQuantizer`) on ``weight_ih_l0`` / ``weight_hh_l0``
 (quantized LSTM/GRU rows of comparison tables); biases stay full precision.  The
@@ -60,9 +64,12 @@ class GatedRNN(nn.Module):
         self.weight_hh_l0 = nn.Parameter(torch.empty(g, hidden_size))
         self.bias_ih_l0 = nn.Parameter(torch.empty(g))
         self.bias_hh_l0 = nn.Parameter(torch.empty(g))
-        bound = 1.0 / math.sqrt(hidden_size)  # torch.nn.LSTM/GRU initialisation
+        bound = 1.0 / math.sqrt(hidden_size)  # torch.nn.LSTM/GRU initialisation ...
         for p in (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0):
             nn.init.uniform_(p, -bound, bound)
+        if cell == "lstm":  # ... plus 1 on the forget gate (Jozefowicz et al., ICML 2015): remember by default
+            with torch.no_grad():
+                self.bias_ih_l0[hidden_size:2 * hidden_size] += 1.0
         self.activation = nn.Identity()
         quantize_weight_(self, "weight_ih_l0", self.input_bits)
         quantize_weight_(self, "weight_hh_l0", self.recurrent_bits)
