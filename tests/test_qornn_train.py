@@ -111,11 +111,10 @@ def test_ptq_changes_only_the_quantized_matrices(tmp_path, capsys, recurrent):
     # every stored tensor (latents, biases, modReLU bias, power-iteration vectors, anchors) is unchanged
     sfp, sq = fp.state_dict(), q.state_dict()
     renamed = {"rnn.parametrizations.weight_ih_l0.original": "rnn.weight_ih_l0"}
-    assert set(sq) == {renamed.get(k, k) for k in sfp} | set(renamed) - {v for v in renamed.values()} or True
     for key, value in sq.items():
         source = sfp[key] if key in sfp else sfp[renamed[key]]
         assert torch.equal(value, source), key
-    assert len(sq) == len(sfp)
+    assert len(sq) == len(sfp) and "rnn.weight_ih_l0" in sfp
     # a complete run folder: eval and info accept it, and the summary records the source
     assert main(["eval", str(tmp_path / "ptq")]) == 0
     evaluated = json.loads(capsys.readouterr().out)
