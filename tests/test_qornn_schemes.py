@@ -259,3 +259,22 @@ def test_quantized_gated_weights_are_k_bit_and_train(cell):
     out, _ = g(torch.randn(2, 4, 5))
     out.sum().backward()
     assert g.parametrizations.weight_hh_l0.original.grad.abs().sum() > 0  # straight-through gradient
+
+
+# ---- one-line entry points on a plain torch.nn.RNN --------------------------------------------------
+def test_one_liners_constrain_a_plain_torch_rnn():
+    import qornn.recurrent as R
+
+    for attach_, check in ((lambda m: R.orthogonal_(m, map="cayley"), 1e-5), (R.bjorck_, 1e-4),
+                           (lambda m: R.projunn_(m, mode="t"), 1e-5)):
+        torch.manual_seed(0)
+        rnn = torch.nn.RNN(3, 16, batch_first=True)
+        attach_(rnn)
+        opt = torch.optim.SGD(rnn.parameters(), lr=0.1)
+        for _ in range(5):
+            out, _ = rnn(torch.randn(4, 6, 3))
+            opt.zero_grad()
+            out.pow(2).sum().backward()
+            opt.step()
+            R.after_optimizer_step(rnn)
+        assert orth_error(rnn.weight_hh_l0) < check

@@ -98,7 +98,39 @@ def block_hadamard_(module: nn.Module, tensor_name: str = "weight_hh_l0", block_
     return attach(module, tensor_name, BlockHadamardSign(n, block_size, ste=ste, permute=permute, seed=seed))
 
 
+def orthogonal_(module: nn.Module, tensor_name: str = "weight_hh_l0", map: str = "expm") -> nn.Module:
+    """Make ``module.<tensor_name>`` orthogonal as B·φ(A), A skew, φ = ``expm`` or ``cayley`` (full precision)."""
+    n = getattr(module, tensor_name).shape[0]
+    return attach(module, tensor_name, OrthogonalMap(n, map))
+
+
+def bjorck_(module: nn.Module, tensor_name: str = "weight_hh_l0", steps: int = 15, beta: float = 0.5) -> nn.Module:
+    """Make ``module.<tensor_name>`` = Björck_N,β(V/σ_max(V)) (approximately orthogonal, free latent V)."""
+    n = getattr(module, tensor_name).shape[0]
+    return attach(module, tensor_name, BjorckOrthogonal(n, steps=steps, beta=beta))
+
+
+def projunn_(module: nn.Module, tensor_name: str = "weight_hh_l0", mode: str = "d", rank: int = 1,
+             sampler: str = "lsi") -> nn.Module:
+    """Keep ``module.<tensor_name>`` on O(n) by a rank-r projUNN step; call :func:`after_optimizer_step` after
+    each ``optimizer.step()``."""
+    n = getattr(module, tensor_name).shape[0]
+    return attach(module, tensor_name, ProjUNN(n, mode, rank=rank, sampler=sampler))
+
+
+@torch.no_grad()
+def after_optimizer_step(model: nn.Module) -> None:
+    """Run every recurrent scheme's post-step update (projUNN's projection) on its latent, anywhere in ``model``."""
+    for module in model.modules():
+        if not parametrize.is_parametrized(module):
+            continue
+        for name, plist in module.parametrizations.items():
+            for p in plist:
+                if isinstance(p, RecurrentScheme):
+                    p.after_optimizer_step(plist.original)
+
+
 __all__ = ["RecurrentScheme", "HadamardSign", "BlockHadamardSign", "DenseWeight", "OrthogonalMap",
            "BjorckOrthogonal", "ProjUNN", "ALREADY_QUANTIZED", "SCHEMES",
            "register_scheme", "build_scheme", "attach", "latent_of", "scheme_of", "hadamard_",
-           "block_hadamard_"]
+           "block_hadamard_", "orthogonal_", "bjorck_", "projunn_", "after_optimizer_step"]
