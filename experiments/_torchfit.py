@@ -28,7 +28,11 @@ def fit(x: np.ndarray, y: np.ndarray, widths: list[int], steps: int, seed: int =
     Y = torch.as_tensor(y, dtype=torch.float64)
     scale = float(np.abs(y).max()) or 1.0
     model = mlp(X.shape[1], widths)
-    with torch.no_grad():  # start near the mean, output in target units
+    with torch.no_grad():  # first-layer kinks spread uniformly over [0,1]^d; output in target units
+        first = model[0]
+        first.weight.normal_(0.0, 4.0)
+        u = torch.rand(first.out_features, X.shape[1], dtype=torch.float64)
+        first.bias.copy_(-(first.weight * u).sum(1))
         model[-1].weight.mul_(scale)
         model[-1].bias.fill_(float(np.mean(y)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -29,7 +29,7 @@ def closed_grid(n: int, d: int) -> np.ndarray:
 def main() -> None:
     args = parse_args(__doc__)
     rng = np.random.default_rng(args.seed)
-    steps = 60 if args.tiny else 2000
+    steps = 30 if args.tiny else 2000
     N_stair = 4 if args.tiny else 8
     setups = []
     for d in (1, 2):

@@ -8,10 +8,11 @@ NAMES = ["e1_holder_rates", "e2_monotone_lp_vs_sup", "e3_exact_minimax_binary", 
 
 
 def main() -> int:
-    extra = sys.argv[1:]
+    extra = [a for a in sys.argv[1:] if a != "--summary-only"]
     out = Path(extra[extra.index("--out") + 1]) if "--out" in extra else HERE / "results"
-    for name in NAMES:
-        subprocess.run([sys.executable, str(HERE / f"{name}.py"), *extra], check=True)
+    if "--summary-only" not in sys.argv:  # --summary-only: just rebuild summary.md
+        for name in NAMES:
+            subprocess.run([sys.executable, str(HERE / f"{name}.py"), *extra], check=True)
     lines = ["# Theory experiments (E1-E4)", "",
              "Statements and proofs: [docs/theory.md](../../docs/theory.md).", ""]
     for name in NAMES:
