@@ -17,7 +17,7 @@ SMALL = ["task.seq_len=12", "task.max_len=12", "task.vocab_size=50", "model.hidd
 
 
 def bench_json(capsys, *args) -> dict:
-    assert main(["bench", "--json", "--steps", "1", "--warmup", "0", "--batch-size", "3", *args]) == 0
+    assert main(["bench", "--json", "--steps", "1", "--warmup", "0", "--batch-size", "3", "--no-tune-malloc", *args]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -32,6 +32,7 @@ def test_bench_json_keys_and_agreement(capsys):
     assert out["max_abs_diff"] < 1e-4 and out["max_grad_rel_err"] < 1e-4
     assert 0 < out["saved_mb_fast"] <= out["saved_mb_reference"] * 1.01
     assert out["command"].startswith("qornn bench --config copy-hadamrnn --set task.seq_len=30")
+    assert out["malloc_tuned"] is False and out["command"].endswith("--no-tune-malloc")
 
 
 @pytest.mark.parametrize("preset", list_presets())

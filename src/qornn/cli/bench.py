@@ -7,7 +7,9 @@ checks that both engines give the same outputs and gradients, and measures the
 memory kept for the backward pass (bytes of the distinct tensors autograd saves).
 
 Presets whose data set is not on disk are timed on random inputs of the task's
-shapes (the timings need only the shapes).  One intra-op thread by default.
+shapes (the timings need only the shapes).  One intra-op thread by default, and
+glibc malloc told to keep freed large blocks (``tune_malloc``; ``--no-tune-malloc``
+to measure without), for both engines alike.
 """
 from __future__ import annotations
 
@@ -39,8 +41,31 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="default: train.batch_size")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     p.add_argument("--no-forward", action="store_true", help="time the training step only")
+    p.add_argument("--no-tune-malloc", action="store_true",
+                   help="keep glibc's default of returning large blocks to the OS (see tune_malloc)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+
+
+def tune_malloc() -> bool:
+    """Ask glibc malloc to keep freed large blocks (no fresh pages, hence no page faults, per step).
+
+    By default glibc serves each allocation above 32 MiB with a fresh ``mmap`` and
+    returns it on free, so every (B, T, n) tensor of a step is page-faulted in again:
+    on this 2-core VM that costs about 50 ms per 64 MiB, for both engines.  This is
+    the effect the PyTorch CPU tuning guide addresses with jemalloc/tcmalloc.
+    Returns False where glibc's ``mallopt`` is not available.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 1 << 30) == 1
+        return bool(ok and libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1)
+    except (OSError, AttributeError):
+        return False
 
 
 def random_batch(cfg, batch_size: int, generator: torch.Generator):
@@ -225,11 +250,14 @@ def run(args) -> int:
         raise ConfigError(f"--threads {args.threads} is not allowed; use a positive integer")
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.overrides)
+    malloc_tuned = False if args.no_tune_malloc else tune_malloc()
     result = run_bench(cfg, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
                        forward=not args.no_forward)
+    result["malloc_tuned"] = malloc_tuned
     result["command"] = " ".join(["qornn bench --config", args.config, *[f"--set {o}" for o in args.overrides],
                                   f"--steps {args.steps}", f"--threads {args.threads}"]
-                                 + ([f"--batch-size {args.batch_size}"] if args.batch_size else []))
+                                 + ([f"--batch-size {args.batch_size}"] if args.batch_size else [])
+                                 + (["--no-tune-malloc"] if args.no_tune_malloc else []))
     if args.json:
         print_json(result)
         return 0
