@@ -51,6 +51,7 @@ class TaskConfig:
 
 @dataclass
 class ModelConfig:
+    #: hadamard, block-hadamard, dense, expm, cayley, bjorck, projunn-d, projunn-t (OrthoRNN) or lstm, gru.
     recurrent: str = "hadamard"
     hidden_size: int = 128
     block_size: Optional[int] = None
@@ -61,7 +62,8 @@ class ModelConfig:
     weight_bits: Optional[int] = 4
     input_bits: Optional[int] = "${.weight_bits}"  # type: ignore[assignment]
     output_bits: Optional[int] = "${.weight_bits}"  # type: ignore[assignment]
-    #: k-bit quantization of the recurrent matrix itself (QORNN); null = as the scheme gives it.
+    #: k-bit quantization of the recurrent matrix itself (QORNN, STE): 2..8 (lstm/gru: 1..8); null = as the
+    #: scheme gives it. Refused for hadamard / block-hadamard, whose W is already binary / ternary.
     recurrent_bits: Optional[int] = None
     #: bjorck: Björck steps N and β of W ← (1+β)W − βWWᵀW after spectral normalisation.
     bjorck_steps: int = 15
