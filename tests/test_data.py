@@ -398,3 +398,24 @@ def test_cli_data_check(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sst2" in out and "present" in out and "mnist" in out and "missing" in out
     assert main(["data", "download", "cifar", "--data-dir", str(tmp_path)]) == 2
+
+
+# ---- presets at the paper settings (hadamrnn.md §3.2) -----------------------------------------------
+@pytest.mark.parametrize("preset,task,n,batch,epochs,lr,gamma,seed", [
+    ("pmnist-hadamrnn", "pmnist", 512, 100, 100, 1e-3, 0.98, 8),
+    ("smnist-hadamrnn", "smnist", 512, 64, 100, 1e-3, 0.98, 68),
+    ("imdb-hadamrnn", "imdb", 128, 100, 30, 5e-4, 0.99, 8),
+    ("sst2-hadamrnn", "sst2", 128, 100, 30, 5e-4, 0.99, 8),
+    ("qqp-block-hadamrnn", "qqp", 512, 20, 50, 5e-4, 0.99, 8),
+])
+def test_paper_presets(preset, task, n, batch, epochs, lr, gamma, seed):
+    cfg = load_config(preset)
+    assert (cfg.task.name, cfg.model.hidden_size, cfg.train.batch_size, cfg.train.epochs, cfg.train.lr,
+            cfg.train.lr_gamma, cfg.seed) == (task, n, batch, epochs, lr, gamma, seed)
+    assert cfg.model.input_bits == cfg.model.output_bits == 4 and cfg.model.readout == "last"
+    assert cfg.train.schedule == "step" and cfg.train.lr_step_epochs == 1
+    if task in ("imdb", "sst2", "qqp"):
+        assert cfg.model.embedding_dim == (512 if task == "imdb" else 256)
+        assert cfg.task.max_len == (500 if task == "imdb" else 128) and cfg.task.vocab_size == 10_000
+    if task == "qqp":
+        assert cfg.model.recurrent == "block-hadamard" and cfg.model.block_size == 128
