@@ -104,7 +104,9 @@ Fitted slopes of the trained errors:
 
 Hard target: L2 error {hard_first:.2g} at the smallest net, {hard_last:.2g} at the largest depth-1 net
 (an exact fit needs about 2 ReLU pieces per bump, W ~ 3N = {3 * n_cells}; the target's own L2 norm is
-{hard_norm:.2g}).  Gradient training shows no W^-2 (bit-extraction) rate.
+{hard_norm:.2g}).  Gradient training does not fit the hard target even when the network is
+large enough to interpolate it exactly (error stays at a large fraction of the target's norm), and
+shows no W^-2 (bit-extraction) rate on either target.
 
 All runs:
 
