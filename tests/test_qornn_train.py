@@ -72,14 +72,16 @@ def _stop_at(n):
     ("lstm", ["model.recurrent_bits=4"]),
 ])
 def test_resume_is_exact(tmp_path, recurrent, overrides):
-    over = ["task.seq_len=8", "model.hidden_size=16", "task.val_size=32", "task.test_size=32", "train.batch_size=8", "train.steps=12",
+    over = ["task.seq_len=8", "model.hidden_size=16", "task.val_size=32", "task.test_size=32",
+            "train.batch_size=8", "train.steps=12",
             "train.checkpoint_every=4", "train.log_every=2", "train.eval_every=4", *overrides]
     cfg = copy_cfg(recurrent, *over)
     train(cfg, tmp_path / "full", quiet=True)
     with pytest.raises(Interrupt):
         train(cfg, tmp_path / "cut", quiet=True, on_step=_stop_at(10))  # last checkpoint at step 8
     train(None, tmp_path / "cut", resume=True, quiet=True)
-    a, b = load_file(str(tmp_path / "full" / "model.safetensors")), load_file(str(tmp_path / "cut" / "model.safetensors"))
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -120,7 +122,8 @@ def test_ptq_changes_only_the_quantized_matrices(tmp_path, capsys, recurrent):
     evaluated = json.loads(capsys.readouterr().out)
     summary = json.loads((tmp_path / "ptq" / "summary.json").read_text())
     assert evaluated["loss"] == pytest.approx(summary["test"]["loss"])
-    assert summary["ptq"]["source"] == str(tmp_path / "fp") and summary["total_bits"] < summary["ptq"]["source_total_bits"]
+    assert summary["ptq"]["source"] == str(tmp_path / "fp")
+    assert summary["total_bits"] < summary["ptq"]["source_total_bits"]
     assert main(["info", str(tmp_path / "ptq"), "--json"]) == 0
     w = json.loads(capsys.readouterr().out)["weights"]["rnn.weight_hh_l0"]
     assert w["quantized_bits"] == 4 and w["distinct_values"] <= 16
@@ -131,7 +134,8 @@ def test_ptq_changes_only_the_quantized_matrices(tmp_path, capsys, recurrent):
 def test_ptq_refuses_bad_requests_with_one_line(tmp_path, capsys):
     train(load_config("copy-hadamrnn", SHORT + ["train.steps=2"]), tmp_path / "hadam", quiet=True)
     cases = [
-        (["quantize", str(tmp_path / "hadam"), "--recurrent-bits", "4", "--out", str(tmp_path / "a")], "already binary"),
+        (["quantize", str(tmp_path / "hadam"), "--recurrent-bits", "4", "--out", str(tmp_path / "a")],
+         "already binary"),
         (["quantize", str(tmp_path / "hadam"), "--out", str(tmp_path / "b")], "give at least one"),
         (["quantize", str(tmp_path / "missing"), "--input-bits", "4", "--out", str(tmp_path / "c")], "does not exist"),
         (["quantize", str(tmp_path / "hadam"), "--input-bits", "9", "--out", str(tmp_path / "d")], "input_bits=9"),

@@ -171,6 +171,7 @@ def run(args) -> int:
             if "accuracy" in final["test"]:
                 line += f", accuracy {100 * final['test']['accuracy']:.2f}%"
         if source_summary.get("test"):
-            line += f" (before: test loss {source_summary['test']['loss']:.6g}, {source_summary.get('total_bits')} bits)"
+            before = source_summary["test"]["loss"]
+            line += f" (before: test loss {before:.6g}, {source_summary.get('total_bits')} bits)"
         print(f"{line}  [run folder {out}]")
     return 0
