@@ -255,6 +255,9 @@ def build_model(mcfg, info) -> SequenceModel:
     if mcfg.recurrent not in SCHEMES and mcfg.recurrent not in CELLS:
         raise ConfigError(f"model.recurrent={mcfg.recurrent!r} is unknown; allowed: "
                           f"{', '.join(sorted(SCHEMES) + sorted(CELLS))}")
+    if mcfg.recurrent in CELLS and mcfg.ortho_penalty:
+        raise ConfigError(f"model.ortho_penalty={mcfg.ortho_penalty} is not allowed with model.recurrent="
+                          f"{mcfg.recurrent!r} (its W is not square); use 0 or an orthogonal scheme")
     if mcfg.recurrent in CELLS:  # LSTM / GRU baselines (U and W optionally quantized)
         rnn = GatedRNN(input_size, mcfg.hidden_size, mcfg.recurrent, input_bits=mcfg.input_bits,
                        recurrent_bits=mcfg.recurrent_bits)
