@@ -217,6 +217,7 @@ def test_ortho_penalty_is_lambda_frobenius_of_the_quantized_w_with_a_straight_th
     (["model.recurrent=dense", "model.ortho_penalty=-0.1"], "ortho_penalty=-0.1"),
     (["model.recurrent=lstmx"], "'lstmx' is unknown"),
     (["model.recurrent=gru", "model.recurrent_bits=12"], "recurrent_bits=12"),
+    (["model.recurrent=lstm", "model.ortho_penalty=0.1"], "ortho_penalty=0.1"),
 ])
 def test_bad_combinations_are_refused_with_one_line(overrides, needle):
     with pytest.raises(ConfigError) as info:
