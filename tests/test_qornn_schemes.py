@@ -271,6 +271,7 @@ def test_one_liners_constrain_a_plain_torch_rnn():
         torch.manual_seed(0)
         rnn = torch.nn.RNN(3, 16, batch_first=True)
         attach_(rnn)
+        w0 = rnn.weight_hh_l0.detach().clone()
         opt = torch.optim.SGD(rnn.parameters(), lr=0.1)
         for _ in range(5):
             out, _ = rnn(torch.randn(4, 6, 3))
@@ -279,3 +280,4 @@ def test_one_liners_constrain_a_plain_torch_rnn():
             opt.step()
             R.after_optimizer_step(rnn)
         assert orth_error(rnn.weight_hh_l0) < check
+        assert float((rnn.weight_hh_l0 - w0).norm()) > 0.05  # gradients reached the latent through nn.RNN
