@@ -280,4 +280,4 @@ def test_one_liners_constrain_a_plain_torch_rnn():
             opt.step()
             R.after_optimizer_step(rnn)
         assert orth_error(rnn.weight_hh_l0) < check
-        assert float((rnn.weight_hh_l0 - w0).norm()) > 0.05  # gradients reached the latent through nn.RNN
+        assert float((rnn.weight_hh_l0.detach() - w0).norm()) > 0.05  # gradients reached the latent through nn.RNN
