@@ -147,6 +147,8 @@ def model_name(mcfg: dict) -> str:
         name += f" m={mcfg['block_size']}"
     if mcfg.get("embedding_dim"):
         name += f" emb={mcfg['embedding_dim']}"
+    if mcfg.get("readout") == "mean":
+        name += " mean-pool"
     return name
 
 
@@ -263,10 +265,16 @@ def _describe(fig) -> list[dict]:
 def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
     """Test accuracy (or loss) against size in kbit (log x axis); one marker per model, a panel per task."""
     plt = _pyplot()
+    from matplotlib import ticker
+
     tasks = _by_task(groups)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.4 * len(tasks), 4.8), squeeze=False)
+    cols = min(2, len(tasks))
+    nrows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(7.0 * cols, 5.0 * nrows), squeeze=False)
+    for ax in axes.flat[len(tasks):]:
+        fig.delaxes(ax)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (task, members) in zip(axes[0], tasks.items()):
+    for ax, (task, members) in zip(axes.flat, tasks.items()):
         use_acc = all("accuracy" in r.summary["test"] for _, g in members for r in g.runs)
         for i, g in members:
             values = [r.summary["test"]["accuracy"] * 100 if use_acc else r.summary["test"]["loss"] for r in g.runs]
@@ -278,6 +286,11 @@ def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
                               f"p={_bits(g.config['model'].get('input_bits'))} ({len(g.runs)} seed"
                               f"{'s' if len(g.runs) > 1 else ''})")
         ax.set_xscale("log")
+        sizes = [g.runs[0].kbits for _, g in members]
+        ax.set_xlim(min(sizes) / 2.5, max(sizes) * 2.5)  # at least a factor 6 so the log axis reads well
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("model size (kbit, log scale; embedding excluded)")
         ax.set_ylabel("test accuracy (%)" if use_acc else "test loss")
         if not use_acc:
@@ -296,6 +309,8 @@ def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
 def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
     """Per task: training loss (left) and validation accuracy or loss (right) against the step."""
     plt = _pyplot()
+    from matplotlib import ticker
+
     tasks = _by_task(groups)
     fig, axes = plt.subplots(len(tasks), 2, figsize=(12, 3.8 * len(tasks)), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -314,6 +329,8 @@ def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
                 ax_val.plot([m["step"] for m in val if key in m], [m[key] * scale for m in val if key in m],
                             color=color, marker=MARKERS[i % len(MARKERS)], markersize=4, lw=1, label=label)
         ax_loss.set_yscale("log")
+        ax_loss.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax_loss.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax_loss.set_xlabel("training step (optimizer updates)")
         ax_loss.set_ylabel("training loss (log scale)")
         ax_loss.set_title(f"{task}: training loss", fontsize=10)
