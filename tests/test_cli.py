@@ -70,6 +70,7 @@ def test_bad_config_values_give_one_line_errors(tmp_path, capsys, args, needle):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qornn: error:") and needle in lines[0], err
     assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # a refused config leaves no folder behind
 
 
 def test_unknown_preset(tmp_path, capsys):

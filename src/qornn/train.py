@@ -125,13 +125,21 @@ class MetricsLog:
 
 
 # ---- the loop ---------------------------------------------------------------------------------
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an --out folder that holds files, unless --overwrite and it is a qornn run."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"--out {out} already holds files; use --resume {out} to continue it, "
                               f"--overwrite to replace it, or another folder")
         if not (out / rundir.CONFIG).is_file():
             raise ConfigError(f"--overwrite refuses to delete {out}: it is not a qornn run folder")
+
+
+def prepare_out_dir(out: Path, overwrite: bool) -> None:
+    check_out_dir(out, overwrite)
+    if out.exists() and any(out.iterdir()):
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -149,8 +157,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         if not (out / rundir.LAST).is_file():
             raise CheckpointError(f"{out} has no checkpoint to resume from ({rundir.LAST} is missing)")
     else:
-        prepare_out_dir(out, overwrite)
-        atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+        check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
     tcfg = cfg.train
     check_train_config(tcfg)
     if tcfg.threads:
@@ -165,6 +172,9 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     optimizer = make_optimizer(tcfg, model.parameters())
     scheduler = make_scheduler(tcfg, optimizer, total, per_epoch)
     eval_bs = tcfg.eval_batch_size or tcfg.batch_size
+    if not resume:
+        prepare_out_dir(out, overwrite)
+        atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
 
     step, elapsed_before = 0, 0.0
     if resume:
