@@ -205,6 +205,9 @@ class SequenceModel(nn.Module):
         return self.rnn.activation(states) if linear else states
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fused = engines.sequence_forward(self, x)  # linear recurrence, engine=auto: no (B, T, n) tensors
+        if fused is not None:
+            return fused
         tokens = x if not torch.is_floating_point(x) else None
         inp = self.embedding(x) if self.embedding is not None else x
         states, _ = self.rnn(inp)

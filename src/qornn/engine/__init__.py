@@ -24,12 +24,13 @@ from ..recurrent import BlockHadamardSign, HadamardSign
 from .linear import LinearScan, linear_states
 from .loop import step_loop
 from .nonlinear import NonlinearScan, fused_loop, nonlinear_states
+from .fused import FusedLinear, sequence_forward
 from .operators import DENSE_BLOCK_MAX, KRON_MIN_SIZE, DenseOp, SignTransformOp, choose_method
 
 ENGINES = ("auto", "reference")
 
 __all__ = ["ENGINES", "step_loop", "fast_states", "plan", "LinearScan", "NonlinearScan", "linear_states",
-           "nonlinear_states", "fused_loop", "DenseOp", "SignTransformOp"]
+           "nonlinear_states", "fused_loop", "DenseOp", "SignTransformOp", "FusedLinear", "sequence_forward"]
 
 
 def _sign_structure(rnn):
