@@ -13,6 +13,7 @@ from qornn.engine.operators import DenseOp, SignTransformOp
 from qornn.hadamard import sylvester
 from qornn.model import OrthoRNN
 from qornn.recurrent import ALREADY_QUANTIZED, SCHEMES
+from qornn.errors import ShapeError
 from qornn.train import train
 
 GRAD_TOL = 1e-4  # the issue's bound on the relative gradient error
@@ -189,3 +190,119 @@ def test_copy_training_same_loss_curve(tmp_path, preset, extra):
         curves[engine] = torch.tensor(losses)
     assert len(curves["auto"]) == 20
     torch.testing.assert_close(curves["auto"], curves["reference"], rtol=1e-4, atol=1e-5)  # float32 rounding
+
+
+# ---- SequenceModel: the fused path (inputs → recurrence → readout, chunked) -----------------------
+from qornn.engine import fused  # noqa: E402
+from qornn.model import SequenceModel  # noqa: E402
+
+
+def model_pair(n, recurrent, readout, input_size=5, output_size=4, dtype=torch.float32, embedding=None, **kw):
+    kw.setdefault("scheme_options", options_for(recurrent, n))
+    rnn = OrthoRNN(input_size, n, recurrent, engine="auto", **kw)
+    fast = SequenceModel(rnn, output_size, readout=readout, embedding=embedding).to(dtype)
+    ref = copy.deepcopy(fast)
+    ref.rnn.engine = "reference"
+    return fast, ref
+
+
+def run_models(fast, ref, x, fused_expected=True):
+    """Outputs and all gradients (parameters, and float inputs) of both models on the same batch."""
+    assert fused.applies(fast, x) == fused_expected
+    assert not fused.applies(ref, x)
+    results = []
+    for model in (fast, ref):
+        model.zero_grad(set_to_none=True)
+        inp = x.detach().clone().requires_grad_(True) if torch.is_floating_point(x) else x
+        out = model(inp)
+        weights = torch.linspace(-1, 1, out.shape[-1], dtype=out.dtype)
+        (torch.tanh(out) * weights).sum().backward()
+        grads = {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
+        if torch.is_floating_point(x):
+            grads["input"] = inp.grad.detach().clone()
+        results.append((out.detach(), grads))
+    return results
+
+
+def assert_close_models(results, out_tol, grad_tol=GRAD_TOL):
+    (o1, g1), (o2, g2) = results
+    assert o1.shape == o2.shape
+    assert float((o1 - o2).abs().max() / o2.abs().max().clamp_min(1e-12)) < out_tol
+    assert set(g1) == set(g2) and g2, (sorted(g1), sorted(g2))
+    for k, g in g2.items():
+        err = float((g1[k] - g).norm() / g.norm().clamp_min(1e-30))
+        assert err < grad_tol, f"{k}: relative gradient error {err:.2e}"
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMES))
+@pytest.mark.parametrize("readout", ["all", "last"])
+@pytest.mark.parametrize("tokens", [False, True])
+def test_fused_every_scheme(name, readout, tokens):
+    fast, ref = model_pair(16, name, readout)
+    x = torch.randint(0, 5, (3, 9)) if tokens else torch.randn(3, 9, 5)
+    assert_close_models(run_models(fast, ref, x), out_tol=1e-5)
+
+
+@pytest.mark.parametrize("n", [8, 32, 64, 128, 256, 512])
+@pytest.mark.parametrize("readout", ["all", "last"])
+def test_fused_hadamard_sizes(n, readout):
+    fast, ref = model_pair(n, "hadamard", readout, input_size=3)
+    assert_close_models(run_models(fast, ref, torch.randn(2, 7, 3)), out_tol=1e-5)
+
+
+@pytest.mark.parametrize("n, m, permute", [(8, 2, True), (64, 4, True), (128, 16, False), (256, 64, True),
+                                           (512, 16, True), (512, 512, False)])
+def test_fused_block_sizes(n, m, permute):
+    # float inputs: with a few token ids, small blocks give exact zeros of h (relu's kink: either side is right)
+    fast, ref = model_pair(n, "block-hadamard", "all", scheme_options={"block_size": m, "permute_blocks": permute})
+    assert_close_models(run_models(fast, ref, torch.randn(2, 7, 5)), out_tol=1e-5)
+
+
+@pytest.mark.parametrize("steps", [1, 7, 1000])
+@pytest.mark.parametrize("readout", ["all", "last"])
+def test_fused_lengths_batch_one(steps, readout):
+    fast, ref = model_pair(128, "hadamard", readout, input_size=1)
+    assert_close_models(run_models(fast, ref, torch.randn(1, steps, 1)), out_tol=1e-4)
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("name", ["hadamard", "block-hadamard", "dense"])
+def test_fused_many_chunk_boundaries(name, kernel, monkeypatch):
+    """Chunks of 2 steps over 11 steps (odd tail), with and without the fht-cpu kernel."""
+    monkeypatch.setattr(fused, "CHUNK_MIN", 2)
+    monkeypatch.setattr(fused, "CHUNK_MAX", 2)
+    monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", kernel)
+    opts = {"block_size": 64, "permute_blocks": True} if name == "block-hadamard" else {}
+    for readout in ("all", "last"):
+        fast, ref = model_pair(128, name, readout, scheme_options=opts)
+        assert fused.chunk_size(3, 128) == 2
+        assert_close_models(run_models(fast, ref, torch.randn(3, 11, 5)), out_tol=1e-5)
+
+
+def test_fused_float64_and_quantized_weights_agree_to_rounding():
+    fast, ref = model_pair(64, "hadamard", "all", dtype=torch.float64, input_bits=4)
+    fast.output_bits = ref.output_bits = None
+    assert_close_models(run_models(fast, ref, torch.randint(0, 5, (3, 40))), out_tol=1e-12, grad_tol=1e-10)
+
+
+def test_fused_embedding_and_fallbacks():
+    emb = torch.nn.Embedding(11, 5, padding_idx=0)
+    fast, ref = model_pair(32, "hadamard", "last", embedding=emb)
+    assert_close_models(run_models(fast, ref, torch.randint(0, 11, (2, 6))), out_tol=1e-5)
+    # paths the fused node does not take: mean readout, non-linear recurrence, modReLU features
+    for kw in ({"readout": "mean"}, {"readout": "all", "linear_recurrence": False},
+               {"readout": "all", "nonlinearity": "modrelu"}):
+        readout = kw.pop("readout")
+        fast, ref = model_pair(16, "hadamard", readout, **kw)
+        assert_close_models(run_models(fast, ref, torch.randn(2, 5, 5), fused_expected=False), out_tol=1e-5)
+
+
+def test_fused_inference_and_bad_input():
+    fast, ref = model_pair(64, "hadamard", "all")
+    x = torch.randint(0, 5, (2, 13))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ShapeError):
+        fast(torch.full((2, 3), 7))  # token id out of range: the generic path reports it
+    with pytest.raises(ShapeError):
+        fast(torch.randn(2, 3, 4))  # wrong number of features

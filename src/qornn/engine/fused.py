@@ -46,10 +46,10 @@ def chunk_size(batch: int, n: int) -> int:
 
 # ---- the recurrence over one chunk ------------------------------------------------------------------
 class _Buffers:
-    """A (C+1, B, n) time-major buffer with its per-step torch views (and numpy rows for the kernel)."""
+    """A (steps, B, n) time-major buffer with its per-step torch views (and numpy rows for the kernel)."""
 
     def __init__(self, steps, batch, n, like, m=None, kernel=False):
-        self.t = torch.empty(steps + 1, batch, n, dtype=like.dtype, device=like.device)
+        self.t = torch.empty(steps, batch, n, dtype=like.dtype, device=like.device)
         self.v = list(self.t.unbind(0))
         self.rows = [a.reshape(-1, m) for a in self.t.numpy()] if kernel else None
 
@@ -63,11 +63,9 @@ class SignChunkOp:
         self.kernel = (d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64)
                        and fwht_kernel_available())
         if self.kernel:
-            core = _fht_module()._core if hasattr(_fht_module(), "_core") else None
-            if core is None:
-                import importlib
+            import importlib
 
-                core = importlib.import_module("fht_cpu._core")
+            core = importlib.import_module(_fht_module().__name__ + "._core")
             self.fht = core.fht_2d_f32_rows if d.dtype == torch.float32 else core.fht_2d_f64_rows
             self.name = "fht"
         else:
@@ -96,31 +94,35 @@ class SignChunkOp:
             rows.copy_(torch.matmul(self.sa, (rows.view(-1, self.b) @ self.sb).view(-1, self.a, self.b))
                        .view(-1, self.m))
 
-    def forward_chunk(self, z, buf):
-        """z (c, B, n) → the states h (c, B, n), written over z; buf.t[0] holds q before the chunk.
+    def forward_chunk(self, z, buf, states=True):
+        """Run the chunk: z (c, B, n) are its inputs; buf.t[0] holds q before the chunk, buf.t[t] gets q_t.
 
-        Returns (states, prev): prev (c, B, n) are q_{t-1}, what the W gradient needs.
+        Returns (h, prev): the states (written over z; only when ``states``) and prev = q_{t-1}
+        (c, B, n), what the gradient of W needs.
         """
-        c, d, v = z.shape[0], self.d, buf.v
-        buf.t[1:c + 1].copy_(z)
-        for t in range(1, c + 1):
-            v[t].addcmul_(v[t - 1], d)
-            self._transform_(buf, t)
+        c, d, v, zv, fht = z.shape[0], self.d, buf.v, list(z.unbind(0)), self.fht if self.kernel else None
+        for t in range(c):
+            torch.addcmul(zv[t], v[t], d, out=v[t + 1])
+            if fht is not None:
+                fht(buf.rows[t + 1], 1)
+            else:
+                self._transform_(buf, t + 1)
         prev = buf.t[:c]
-        z.addcmul_(prev, d)
+        if states:
+            z.addcmul_(prev, d)  # h_t = z_t + d ⊙ q_{t-1}
         return z, prev
-
-    def carry_forward(self, buf, c):
-        buf.t[0].copy_(buf.t[c])
 
     def adjoint_chunk(self, gs, buf, carry):
         """gs (c, B, n) = ∂L/∂h_t → g_t (written over gs); carry = b after the chunk, updated in place."""
-        c, d, v = gs.shape[0], self.d, buf.v
+        c, d, v, fht = gs.shape[0], self.d, buf.v, self.fht if self.kernel else None
         torch.mul(gs, d, out=buf.t[:c])
         buf.t[c].copy_(carry)
         for t in range(c - 1, -1, -1):
             v[t].addcmul_(v[t + 1], d)
-            self._transform_(buf, t)
+            if fht is not None:
+                fht(buf.rows[t], 1)
+            else:
+                self._transform_(buf, t)
         gs.add_(buf.t[1:c + 1])
         carry.copy_(buf.t[0])
         return gs
@@ -128,8 +130,9 @@ class SignChunkOp:
     def grad_accumulator(self, like):
         return like.new_zeros(self.n)
 
-    def accumulate(self, acc, g, prev):
-        acc += (g * prev).sum((0, 1))
+    def accumulate(self, acc, g, prev, scratch):
+        torch.mul(g, prev, out=scratch)
+        acc += scratch.view(-1, self.n).sum(0)
 
     def grad_w(self, acc, w):
         # ∂L/∂W restricted to row scalings of W: r_i = Σ g_i (W h_{t-1})_i = d_i Σ g_i q_{t-1,i}
@@ -137,7 +140,7 @@ class SignChunkOp:
 
 
 class DenseChunkOp:
-    """W as a dense matrix: one in-place ``addmm`` per step."""
+    """W as a dense matrix: one ``addmm`` per step."""
 
     name = "dense"
 
@@ -149,15 +152,11 @@ class DenseChunkOp:
     def buffers(self, steps, batch, like):
         return _Buffers(steps, batch, self.n, like)
 
-    def forward_chunk(self, z, buf):
-        c, v, wt = z.shape[0], buf.v, self.wt
-        buf.t[1:c + 1].copy_(z)
-        for t in range(1, c + 1):
-            v[t].addmm_(v[t - 1], wt)
+    def forward_chunk(self, z, buf, states=True):
+        c, v, zv, wt = z.shape[0], buf.v, list(z.unbind(0)), self.wt
+        for t in range(c):
+            torch.addmm(zv[t], v[t], wt, out=v[t + 1])
         return buf.t[1:c + 1], buf.t[:c]
-
-    def carry_forward(self, buf, c):
-        buf.t[0].copy_(buf.t[c])
 
     def adjoint_chunk(self, gs, buf, carry):
         c, v, w = gs.shape[0], buf.v, self.w
@@ -171,7 +170,7 @@ class DenseChunkOp:
     def grad_accumulator(self, like):
         return like.new_zeros(self.n, self.n)
 
-    def accumulate(self, acc, g, prev):
+    def accumulate(self, acc, g, prev, scratch):
         acc.addmm_(g.reshape(-1, self.n).t(), prev.reshape(-1, self.n))
 
     def grad_w(self, acc, w):
@@ -179,7 +178,7 @@ class DenseChunkOp:
 
 
 # ---- σ of the readout --------------------------------------------------------------------------------
-def _sigma(kind, h, out=None):
+def _sigma(kind, h, out):
     if kind == "relu":
         return torch.clamp_min(h, 0.0, out=out)
     if kind == "tanh":
@@ -187,10 +186,11 @@ def _sigma(kind, h, out=None):
     return h
 
 
-def _sigma_backward(kind, grad, h, feats):
-    if kind == "relu":
-        return torch.ops.aten.threshold_backward(grad, h, 0.0)  # one pass (masked_fill_ is 10x slower)
-    if kind == "tanh":
+def _sigma_backward_(kind, grad, h, feats):
+    """grad ← grad ⊙ σ'(h), in place (σ(h) = feats)."""
+    if kind == "relu":  # one fused pass (masked_fill_ with h <= 0 is several times slower)
+        torch.ops.aten.threshold_backward.grad_input(grad, h, 0.0, grad_input=grad)
+    elif kind == "tanh":
         grad.mul_(1.0 - feats * feats)
     return grad
 
@@ -208,11 +208,10 @@ class FusedLinear(torch.autograd.Function):
     def forward(ctx, x, u, b, w, v, c, spec):
         op, readout, kind, chunk = spec
         tokens = not torch.is_floating_point(x)
-        batch, steps = x.shape[0], x.shape[1]
-        n = u.shape[0]
+        batch, steps, n = x.shape[0], x.shape[1], u.shape[0]
         xt = x.t().contiguous() if tokens else x.transpose(0, 1)
         table = (u.t() + b).contiguous() if tokens else None
-        buf = op.buffers(chunk, batch, u)
+        buf = op.buffers(chunk + 1, batch, u)
         buf.t[0].zero_()
         zbuf = u.new_empty(chunk, batch, n)
         starts = list(range(0, steps, chunk))
@@ -223,22 +222,22 @@ class FusedLinear(torch.autograd.Function):
             # transposed product for a handful of outputs); returned as a (B, T, out) view
             logits = u.new_empty(v.shape[0], steps, batch)
             c_col = c.unsqueeze(1)
-        h_last = None
+        out = None
         for k, t0 in enumerate(starts):
             t1 = min(t0 + chunk, steps)
+            cl = t1 - t0
             z = _inputs(xt, t0, t1, table, u, b, zbuf)
             bounds[k].copy_(buf.t[0])
-            h, _ = op.forward_chunk(z, buf)
-            op.carry_forward(buf, t1 - t0)
+            h, _ = op.forward_chunk(z, buf, states=readout == "all" or t1 == steps)
+            buf.t[0].copy_(buf.t[cl])
             if readout == "all":
-                feats = _sigma(kind, h.reshape(-1, n), fbuf[:(t1 - t0) * batch])
+                feats = _sigma(kind, h.reshape(-1, n), fbuf[:cl * batch])
                 torch.addmm(c_col, v, feats.t(), out=logits[:, t0:t1].view(v.shape[0], -1))
-            else:
-                h_last = h[-1].clone()
-        ctx.spec = spec
-        ctx.tokens = tokens
+            elif t1 == steps:
+                out = h[-1].clone()
+        ctx.spec, ctx.tokens = spec, tokens
         ctx.save_for_backward(x, u, b, w, v, c, bounds)
-        return logits.permute(2, 1, 0) if readout == "all" else h_last
+        return logits.permute(2, 1, 0) if readout == "all" else out
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -246,11 +245,10 @@ class FusedLinear(torch.autograd.Function):
         x, u, b, w, v, c, bounds = ctx.saved_tensors
         tokens = ctx.tokens
         need_x, need_u, need_b, need_w, need_v, need_c = ctx.needs_input_grad[:6]
-        batch, steps = x.shape[0], x.shape[1]
-        n = u.shape[0]
+        batch, steps, n = x.shape[0], x.shape[1], u.shape[0]
         xt = x.t().contiguous() if tokens else x.transpose(0, 1)
         table = (u.t() + b).contiguous() if tokens else None
-        buf, adj = op.buffers(chunk, batch, u), op.buffers(chunk, batch, u)
+        buf, adj = op.buffers(chunk + 1, batch, u), op.buffers(chunk + 1, batch, u)
         zbuf, gbuf, fbuf = (u.new_empty(chunk, batch, n) for _ in range(3))
         carry = u.new_zeros(batch, n)
         grad_table = torch.zeros_like(table) if tokens and (need_u or need_b) else None
@@ -258,9 +256,11 @@ class FusedLinear(torch.autograd.Function):
         grad_b = torch.zeros_like(b) if not tokens and need_b else None
         grad_x = torch.empty_like(x) if not tokens and need_x else None
         acc = op.grad_accumulator(u) if need_w else None
-        grad_v = torch.zeros_like(v) if readout == "all" and need_v else None
-        grad_c = torch.zeros_like(c) if readout == "all" and need_c else None
-        grad_tm = grad_out.permute(2, 1, 0).contiguous() if readout == "all" else None  # (out, T, B)
+        grad_v = grad_c = grad_tm = None
+        if readout == "all":
+            grad_tm = grad_out.permute(2, 1, 0).contiguous()  # (out, T, B), the layout of the logits
+            grad_v = torch.zeros_like(v) if need_v else None
+            grad_c = grad_tm.sum((1, 2)) if need_c else None
         starts = list(range(0, steps, chunk))
         for k in range(len(starts) - 1, -1, -1):
             t0 = starts[k]
@@ -268,24 +268,22 @@ class FusedLinear(torch.autograd.Function):
             cl = t1 - t0
             z = _inputs(xt, t0, t1, table, u, b, zbuf)
             buf.t[0].copy_(bounds[k])
-            h, prev = op.forward_chunk(z, buf)
+            h, prev = op.forward_chunk(z, buf, states=readout == "all")
             gs = gbuf[:cl]
             if readout == "all":
                 gl = grad_tm[:, t0:t1].reshape(v.shape[0], -1)  # (out, C·B)
                 feats = _sigma(kind, h, fbuf[:cl])
                 torch.mm(gl.t(), v, out=gs.view(-1, n))
-                gs = _sigma_backward(kind, gs, h, feats)
+                _sigma_backward_(kind, gs, h, feats)
                 if grad_v is not None:
                     grad_v.addmm_(gl, feats.reshape(-1, n))
-                if grad_c is not None:
-                    grad_c += gl.sum(1)
             else:
                 gs.zero_()
                 if t1 == steps:
                     gs[-1].copy_(grad_out)
             g = op.adjoint_chunk(gs, adj, carry)
             if acc is not None:
-                op.accumulate(acc, g, prev)
+                op.accumulate(acc, g, prev, fbuf[:cl])
             g2 = g.reshape(-1, n)
             if grad_table is not None:
                 grad_table.index_add_(0, xt[t0:t1].reshape(-1), g2)
@@ -309,6 +307,8 @@ def _inputs(xt, t0, t1, table, u, b, zbuf):
     flat = z.view(-1, z.shape[-1])
     if table is not None:
         torch.index_select(table, 0, xt[t0:t1].reshape(-1), out=flat)
+    elif u.shape[1] == 1:  # one feature (sMNIST, pMNIST): an outer product, not a GEMM
+        torch.addcmul(b, xt[t0:t1].reshape(-1, 1), u.t(), out=flat)
     else:
         torch.addmm(b, xt[t0:t1].reshape(c * xt.shape[1], -1), u.t(), out=flat)
     return z
