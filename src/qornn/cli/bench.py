@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from ..engine.malloc import tune_malloc
 from ..errors import ConfigError, QornnError
 from .common import add_set_argument, print_json
 
@@ -45,27 +46,6 @@ def register(sub) -> None:
                    help="keep glibc's default of returning large blocks to the OS (see tune_malloc)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
-
-
-def tune_malloc() -> bool:
-    """Ask glibc malloc to keep freed large blocks (no fresh pages, hence no page faults, per step).
-
-    By default glibc serves each allocation above 32 MiB with a fresh ``mmap`` and
-    returns it on free, so every (B, T, n) tensor of a step is page-faulted in again:
-    on this 2-core VM that costs about 50 ms per 64 MiB, for both engines.  This is
-    the effect the PyTorch CPU tuning guide addresses with jemalloc/tcmalloc.
-    Returns False where glibc's ``mallopt`` is not available.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        ok = libc.mallopt(m_mmap_threshold, 1 << 30) == 1
-        return bool(ok and libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1)
-    except (OSError, AttributeError):
-        return False
 
 
 def random_batch(cfg, batch_size: int, generator: torch.Generator):
