@@ -87,12 +87,7 @@ class SignChunkOp:
         if self.kernel:
             self.fht(buf.rows[t], 1)
             return
-        rows = buf.v[t].view(-1, self.m)
-        if self.name == "gemm":
-            rows.copy_(rows @ self.s)
-        else:
-            rows.copy_(torch.matmul(self.sa, (rows.view(-1, self.b) @ self.sb).view(-1, self.a, self.b))
-                       .view(-1, self.m))
+        buf.v[t].copy_(self._transform(buf.v[t]))
 
     def forward_chunk(self, z, buf, states=True):
         """Run the chunk: z (c, B, n) are its inputs; buf.t[0] holds q before the chunk, buf.t[t] gets q_t.
@@ -111,6 +106,32 @@ class SignChunkOp:
         if states:
             z.addcmul_(prev, d)  # h_t = z_t + d ⊙ q_{t-1}
         return z, prev
+
+    def advance(self, z, q, rows, acc=None, g=None):
+        """q ← q after the chunk's steps, in one (B, n) buffer that stays in cache (``rows``: its numpy view).
+
+        With ``acc`` (B, n) and the chunk's adjoint ``g``, also acc += g_t ⊙ q_{t-1} (for the W gradient).
+        """
+        d, zv = self.d, list(z.unbind(0))
+        gv = list(g.unbind(0)) if g is not None else None
+        for t in range(len(zv)):
+            if gv is not None:
+                acc.addcmul_(gv[t], q)
+            torch.addcmul(zv[t], q, d, out=q)
+            if self.kernel:
+                self.fht(rows, 1)
+            else:
+                q.copy_(self._transform(q))
+
+    def last_state(self, z_last, q):
+        """h_T = z_T + d ⊙ q_{T-1}."""
+        return torch.addcmul(z_last, q, self.d)
+
+    def _transform(self, x):
+        rows = x.reshape(-1, self.m)
+        if self.name == "gemm":
+            return (rows @ self.s).view(x.shape)
+        return torch.matmul(self.sa, (rows.view(-1, self.b) @ self.sb).view(-1, self.a, self.b)).view(x.shape)
 
     def adjoint_chunk(self, gs, buf, carry):
         """gs (c, B, n) = ∂L/∂h_t → g_t (written over gs); carry = b after the chunk, updated in place."""
@@ -137,6 +158,10 @@ class SignChunkOp:
     def grad_w(self, acc, w):
         # ∂L/∂W restricted to row scalings of W: r_i = Σ g_i (W h_{t-1})_i = d_i Σ g_i q_{t-1,i}
         return (acc * self.d).unsqueeze(1) * w
+
+    def grad_w_rows(self, acc2d, w):
+        """grad_w from a (B, n) accumulator of g_t ⊙ q_{t-1} (see :meth:`advance`)."""
+        return self.grad_w(acc2d.sum(0), w)
 
 
 class DenseChunkOp:
@@ -223,11 +248,20 @@ class FusedLinear(torch.autograd.Function):
             logits = u.new_empty(v.shape[0], steps, batch)
             c_col = c.unsqueeze(1)
         out = None
+        single = readout == "last" and hasattr(op, "advance")
+        if single:  # only h_T is wanted: one (B, n) state buffer, hot in cache
+            q = buf.t[0]
+            rows = buf.rows[0] if buf.rows is not None else None
         for k, t0 in enumerate(starts):
             t1 = min(t0 + chunk, steps)
             cl = t1 - t0
             z = _inputs(xt, t0, t1, table, u, b, zbuf)
             bounds[k].copy_(buf.t[0])
+            if single:
+                op.advance(z[:-1] if t1 == steps else z, q, rows)
+                if t1 == steps:
+                    out = op.last_state(z[-1], q)
+                continue
             h, _ = op.forward_chunk(z, buf, states=readout == "all" or t1 == steps)
             buf.t[0].copy_(buf.t[cl])
             if readout == "all":
@@ -255,7 +289,12 @@ class FusedLinear(torch.autograd.Function):
         grad_u = torch.zeros_like(u) if not tokens and need_u else None
         grad_b = torch.zeros_like(b) if not tokens and need_b else None
         grad_x = torch.empty_like(x) if not tokens and need_x else None
-        acc = op.grad_accumulator(u) if need_w else None
+        single = readout == "last" and hasattr(op, "advance")
+        if single:
+            q, rows = buf.t[0], (buf.rows[0] if buf.rows is not None else None)
+            acc = u.new_zeros(batch, n) if need_w else None
+        else:
+            acc = op.grad_accumulator(u) if need_w else None
         grad_v = grad_c = grad_tm = None
         if readout == "all":
             grad_tm = grad_out.permute(2, 1, 0).contiguous()  # (out, T, B), the layout of the logits
@@ -267,9 +306,19 @@ class FusedLinear(torch.autograd.Function):
             t1 = min(t0 + chunk, steps)
             cl = t1 - t0
             z = _inputs(xt, t0, t1, table, u, b, zbuf)
+            gs = gbuf[:cl]
+            if single:  # the adjoint needs no states: run it first, then the states with the W gradient
+                gs.zero_()
+                if t1 == steps:
+                    gs[-1].copy_(grad_out)
+                g = op.adjoint_chunk(gs, adj, carry)
+                if acc is not None:
+                    q.copy_(bounds[k])
+                    op.advance(z, q, rows, acc, g)
+                _input_grads(g, xt, t0, t1, x, u, grad_table, grad_u, grad_b, grad_x)
+                continue
             buf.t[0].copy_(bounds[k])
             h, prev = op.forward_chunk(z, buf, states=readout == "all")
-            gs = gbuf[:cl]
             if readout == "all":
                 gl = grad_tm[:, t0:t1].reshape(v.shape[0], -1)  # (out, C·B)
                 feats = _sigma(kind, h, fbuf[:cl])
@@ -284,20 +333,28 @@ class FusedLinear(torch.autograd.Function):
             g = op.adjoint_chunk(gs, adj, carry)
             if acc is not None:
                 op.accumulate(acc, g, prev, fbuf[:cl])
-            g2 = g.reshape(-1, n)
-            if grad_table is not None:
-                grad_table.index_add_(0, xt[t0:t1].reshape(-1), g2)
-            if grad_u is not None:
-                grad_u.addmm_(g2.t(), xt[t0:t1].reshape(-1, x.shape[2]))
-            if grad_b is not None:
-                grad_b += g2.sum(0)
-            if grad_x is not None:
-                grad_x[:, t0:t1].copy_((g2 @ u).view(cl, batch, -1).transpose(0, 1))
+            _input_grads(g, xt, t0, t1, x, u, grad_table, grad_u, grad_b, grad_x)
         if grad_table is not None:
             grad_u = grad_table.t() if need_u else None
             grad_b = grad_table.sum(0) if need_b else None
-        grad_w = op.grad_w(acc, w) if acc is not None else None
+        grad_w = None
+        if acc is not None:
+            grad_w = op.grad_w_rows(acc, w) if single else op.grad_w(acc, w)
         return grad_x, grad_u, grad_b, grad_w, grad_v, grad_c, None
+
+
+def _input_grads(g, xt, t0, t1, x, u, grad_table, grad_u, grad_b, grad_x):
+    """Accumulate the gradients of the chunk's inputs z_t = U x_t + b from g_t = ∂L/∂z_t."""
+    n = g.shape[-1]
+    g2 = g.reshape(-1, n)
+    if grad_table is not None:
+        grad_table.index_add_(0, xt[t0:t1].reshape(-1), g2)
+    if grad_u is not None:
+        grad_u.addmm_(g2.t(), xt[t0:t1].reshape(-1, x.shape[2]))
+    if grad_b is not None:
+        grad_b += g2.sum(0)
+    if grad_x is not None:
+        grad_x[:, t0:t1].copy_((g2 @ u).view(t1 - t0, x.shape[0], -1).transpose(0, 1))
 
 
 def _inputs(xt, t0, t1, table, u, b, zbuf):
