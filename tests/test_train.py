@@ -93,3 +93,29 @@ def test_budget_stops_cleanly_with_final_evaluation(tmp_path):
     final = [r for r in read_metrics(tmp_path / "run") if r.get("final")]
     assert [r["split"] for r in final] == ["val", "test"]
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == summary["steps"]
+
+
+def test_recurrent_latent_has_its_own_learning_rate(tmp_path):
+    from qornn.model import build_model
+    from qornn.tasks import build_task
+    from qornn.train import make_optimizer
+
+    cfg = load_config("copy-hadamrnn", ["task.seq_len=5", "model.hidden_size=16", "train.lr=1e-3",
+                                        "train.recurrent_lr_scale=0.1"])
+    model = build_model(cfg.model, build_task(cfg).info)
+    opt = make_optimizer(cfg.train, model)
+    lrs = [g["lr"] for g in opt.param_groups]
+    assert lrs == pytest.approx([1e-3, 1e-4])
+    assert opt.param_groups[1]["params"] == [model.rnn.recurrent_latent]
+    n_all = sum(len(g["params"]) for g in opt.param_groups)
+    assert n_all == len(list(model.parameters()))
+    # frozen signs (scale 0): training moves every other parameter but never the latent u
+    cfg = load_config("copy-hadamrnn", SHORT + ["train.steps=20", "train.recurrent_lr_scale=0"])
+    train(cfg, tmp_path / "run", quiet=True)
+    from qornn.run import load_trained
+
+    _, _, trained = load_trained(tmp_path / "run")
+    torch.manual_seed(cfg.seed)
+    fresh = build_model(cfg.model, build_task(cfg).info)
+    assert torch.equal(trained.rnn.recurrent_latent, fresh.rnn.recurrent_latent)
+    assert not torch.equal(trained.rnn.bias_hh_l0, fresh.rnn.bias_hh_l0)

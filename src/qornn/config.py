@@ -90,6 +90,8 @@ class TrainConfig:
     batch_size: int = 128
     optimizer: str = "adam"
     lr: float = 1e-3
+    #: Learning rate of the recurrent matrix's latent tensor = lr × this (1 = same as the rest).
+    recurrent_lr_scale: float = 1.0
     weight_decay: float = 0.0
     #: "constant", "step" (×lr_gamma every lr_step_epochs epochs) or "cosine".
     schedule: str = "step"

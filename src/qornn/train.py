@@ -30,16 +30,31 @@ SCHEDULES = ("constant", "step", "cosine")
 
 
 # ---- building blocks --------------------------------------------------------------------------
-def make_optimizer(tcfg, params) -> torch.optim.Optimizer:
-    """Any ``torch.optim`` optimizer by (case-insensitive) name, e.g. adam, adamw, sgd, rmsprop."""
+def make_optimizer(tcfg, model) -> torch.optim.Optimizer:
+    """Any ``torch.optim`` optimizer by (case-insensitive) name, e.g. adam, adamw, sgd, rmsprop.
+
+    The latent tensors of recurrent matrices (e.g. the sign latents u of HadamRNN) form their own
+    parameter group with learning rate ``lr × recurrent_lr_scale`` (like projUNN's ``lr_divider``):
+    every sign flip of u changes all powers of W, so a smaller step keeps the readout learnable.
+    """
     names = {n.lower(): n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
              and issubclass(getattr(torch.optim, n), torch.optim.Optimizer) and n != "Optimizer"}
     if tcfg.optimizer.lower() not in names:
         raise ConfigError(f"train.optimizer={tcfg.optimizer!r} is unknown; allowed: {', '.join(sorted(names))}")
     if not tcfg.lr > 0:
         raise ConfigError(f"train.lr={tcfg.lr} is not allowed; use a positive number")
+    if not tcfg.recurrent_lr_scale >= 0:
+        raise ConfigError(f"train.recurrent_lr_scale={tcfg.recurrent_lr_scale} is not allowed; use a number >= 0")
+    if not isinstance(model, torch.nn.Module):  # a plain iterable of parameters: one group
+        groups = [{"params": list(model)}]
+    else:
+        recurrent = {id(m.recurrent_latent) for m in model.modules() if isinstance(m, OrthoRNN)}
+        groups = [{"params": [p for p in model.parameters() if id(p) not in recurrent]}]
+        latents = [p for p in model.parameters() if id(p) in recurrent]
+        if latents:
+            groups.append({"params": latents, "lr": tcfg.lr * tcfg.recurrent_lr_scale})
     cls = getattr(torch.optim, names[tcfg.optimizer.lower()])
-    return cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    return cls(groups, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
 
 
 def make_scheduler(tcfg, optimizer, total_steps: int, steps_per_epoch: int):
@@ -169,7 +184,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     model = build_model(cfg.model, task.info)
     per_epoch = task.steps_per_epoch(tcfg.batch_size)
     total = total_steps_of(tcfg, per_epoch)
-    optimizer = make_optimizer(tcfg, model.parameters())
+    optimizer = make_optimizer(tcfg, model)
     scheduler = make_scheduler(tcfg, optimizer, total, per_epoch)
     eval_bs = tcfg.eval_batch_size or tcfg.batch_size
     if not resume:
