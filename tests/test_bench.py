@@ -7,6 +7,7 @@ import pytest
 
 from qornn.cli.main import main
 from qornn.config import list_presets
+from qornn.hadamard import fwht_kernel_available
 
 KEYS = {"train_step_s_fast", "train_step_s_reference", "train_speedup", "forward_s_fast", "forward_s_reference",
         "forward_speedup", "max_abs_diff", "max_grad_rel_err", "saved_mb_fast", "saved_mb_reference", "command"}
@@ -24,7 +25,8 @@ def bench_json(capsys, *args) -> dict:
 def test_bench_json_keys_and_agreement(capsys):
     out = bench_json(capsys, "--config", "copy-hadamrnn", "--set", "task.seq_len=30", "--set", "model.hidden_size=64")
     assert KEYS <= set(out)
-    assert out["fast_path"].startswith("linear-sign") and out["data"] == "task" and out["threads"] == 1
+    assert out["fast_path"] == "fused-all-sign-" + ("fht" if fwht_kernel_available() else "kron")
+    assert out["data"] == "task" and out["threads"] == 1
     assert out["seq_len"] == 50 and out["batch_size"] == 3  # T + 2K
     for k in ("train_step_s_fast", "train_step_s_reference", "forward_s_fast", "forward_s_reference"):
         assert out[k] > 0

@@ -201,7 +201,7 @@ def run_bench(cfg, steps: int = 5, warmup: int = 1, batch_size: int | None = Non
         "seq_len": int(x.shape[1]),
         "batch_size": bs,
         "threads": torch.get_num_threads(),
-        "fast_path": engines.plan(rnns[0]),
+        "fast_path": engines.plan_sequence(fast, x) or engines.plan(rnns[0]),
         "fht_kernel": fwht_kernel_available(),
         "steps": steps,
         "train_step_s_fast": med[("train", "fast")],

@@ -7,14 +7,18 @@ per forward) and an initial state h_0:
     non-linear:  h_t = σ(W h_{t-1} + z_t)
 
 ``reference`` (:func:`step_loop`) is the plain per-step loop with the dense matrix
-and per-step autograd.  ``auto`` (:func:`fast_states`) gives the same states and
-gradients (to float rounding) faster:
+and per-step autograd.  ``auto`` gives the same outputs and gradients (to float
+rounding) faster:
 
-* states written in place into one (B, T, n) buffer, one autograd node for the whole sequence
-  and a hand-written backward loop (:mod:`.linear`, :mod:`.nonlinear`);
-* for HadamRNN / Block-HadamRNN (linear recurrence), W·h as a fast (block)
+* :class:`~qornn.SequenceModel` with a linear recurrence and readout ``all`` or
+  ``last``: inputs → recurrence → readout in one chunked autograd node that never
+  builds a (B, T, n) tensor (:mod:`.fused`, :func:`sequence_forward`);
+* otherwise (``OrthoRNN`` on its own, non-linear recurrences) :func:`fast_states`:
+  states written in place into one (B, T, n) buffer, one autograd node for the whole
+  sequence and a hand-written backward loop (:mod:`.linear`, :mod:`.nonlinear`);
+* either way, for HadamRNN / Block-HadamRNN (linear recurrence), W·h as a fast (block)
   Walsh–Hadamard transform times the signs, and a gradient for the signs in
-  O(BTn) instead of O(BTn²) (:mod:`.operators`).
+  O(BTn) instead of O(BTn²) (:mod:`.operators`, :mod:`.fused`).
 """
 from __future__ import annotations
 
@@ -24,13 +28,14 @@ from ..recurrent import BlockHadamardSign, HadamardSign
 from .linear import LinearScan, linear_states
 from .loop import step_loop
 from .nonlinear import NonlinearScan, fused_loop, nonlinear_states
-from .fused import FusedLinear, sequence_forward
+from .fused import FusedLinear, plan_sequence, sequence_forward
 from .operators import DENSE_BLOCK_MAX, KRON_MIN_SIZE, DenseOp, SignTransformOp, choose_method
 
 ENGINES = ("auto", "reference")
 
 __all__ = ["ENGINES", "step_loop", "fast_states", "plan", "LinearScan", "NonlinearScan", "linear_states",
-           "nonlinear_states", "fused_loop", "DenseOp", "SignTransformOp", "FusedLinear", "sequence_forward"]
+           "nonlinear_states", "fused_loop", "DenseOp", "SignTransformOp", "FusedLinear", "sequence_forward",
+           "plan_sequence"]
 
 
 def _sign_structure(rnn):

@@ -442,3 +442,12 @@ def sequence_forward(model, x):
     if inv is not None:
         out = out[:, inv]
     return model.output(rnn.activation(out))
+
+
+def plan_sequence(model, x) -> str | None:
+    """Name of the fused path ``model(x)`` takes (e.g. ``fused-all-sign-fht``), or None (generic path)."""
+    if not applies(model, x):
+        return None
+    rnn = model.rnn
+    op = fused_op(rnn, rnn.weight_ih_l0)[0]
+    return f"fused-{model.readout}-{'sign-' if isinstance(op, SignChunkOp) else ''}{op.name}"
