@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results.md"))
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     rows = []
     for label, target, bench_args in CONFIGS:
         print(f"bench: {label} ...", file=sys.stderr, flush=True)
@@ -68,6 +69,9 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, 1 intra-op thread, "
         f"Python {platform.python_version()}, torch {__import__('torch').__version__}, "
         f"fht-cpu kernel: {'yes' if rows[0][2]['fht_kernel'] else 'no'}.",
+        f"Load average (1 min) {load_before:.2f} before and {os.getloadavg()[0]:.2f} after the runs"
+        + (" (above 2 on 2 cores: other processes shared the CPU; both engines alike, since they alternate)."
+           if max(load_before, os.getloadavg()[0]) > 2 else "."),
         "Medians over the timed repetitions, engines alternated in one process; times in ms.",
         "\"saved\" is the memory autograd keeps for the backward pass of one training step (MiB).",
         "",

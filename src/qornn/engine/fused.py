@@ -32,6 +32,7 @@ g_t = ∂L/∂h_t + b_{t+1}.
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from ..hadamard import _fht_module, fwht_kernel_available, sylvester
 
@@ -274,6 +275,7 @@ class FusedLinear(torch.autograd.Function):
         return logits.permute(2, 1, 0) if readout == "all" else out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out):
         op, readout, kind, chunk = ctx.spec
         x, u, b, w, v, c, bounds = ctx.saved_tensors
