@@ -306,3 +306,20 @@ def test_fused_inference_and_bad_input():
         fast(torch.full((2, 3), 7))  # token id out of range: the generic path reports it
     with pytest.raises(ShapeError):
         fast(torch.randn(2, 3, 4))  # wrong number of features
+
+
+@pytest.mark.parametrize("readout, nonlinearity", [("all", "tanh"), ("all", "identity"), ("last", "modrelu"),
+                                                   ("last", "tanh")])
+def test_fused_readout_nonlinearities(readout, nonlinearity):
+    """σ of the readout inside the fused node (all), or applied to h_T after it (last, any σ module)."""
+    fast, ref = model_pair(64, "hadamard", readout, nonlinearity=nonlinearity)
+    assert_close_models(run_models(fast, ref, torch.randn(2, 9, 5)), out_tol=1e-5)
+
+
+def test_fused_saves_less_for_backward_than_reference():
+    from qornn.cli.bench import saved_bytes
+
+    fast, ref = model_pair(128, "hadamard", "all")
+    x = torch.randint(0, 5, (8, 200))
+    nbytes = [saved_bytes(lambda: m(x).square().mean())[0] for m in (fast, ref)]
+    assert nbytes[0] * 5 < nbytes[1]  # chunk-boundary states and the weights, not every state
