@@ -227,12 +227,13 @@ class FusedLinear(torch.autograd.Function):
 
     x: token ids (B, T) (then z_t = u[:, x_t] + b) or features (B, T, in) (z_t = u x_t + b);
     w: the effective W (for its gradient); v, c: readout (``all``) or None (``last``);
-    spec: (op, readout, σ kind, chunk size).  Returns logits (B, T, out) or h_T (B, n).
+    spec: (op, readout, σ kind, chunk size, whether to keep the chunk-boundary states for the
+    backward pass).  Returns logits (B, T, out) or h_T (B, n).
     """
 
     @staticmethod
     def forward(ctx, x, u, b, w, v, c, spec):
-        op, readout, kind, chunk = spec
+        op, readout, kind, chunk, keep = spec  # keep: save what the backward pass needs
         tokens = not torch.is_floating_point(x)
         batch, steps, n = x.shape[0], x.shape[1], u.shape[0]
         xt = x.t().contiguous() if tokens else x.transpose(0, 1)
@@ -241,7 +242,7 @@ class FusedLinear(torch.autograd.Function):
         buf.t[0].zero_()
         zbuf = u.new_empty(chunk, batch, n)
         starts = list(range(0, steps, chunk))
-        bounds = u.new_empty(len(starts), batch, n)
+        bounds = u.new_empty(len(starts) if keep else 0, batch, n)
         if readout == "all":
             fbuf = u.new_empty(chunk * batch, n)
             # (out, T, B): y = V·σ(h) per chunk as one (out, n) × (n, C·B) GEMM (twice as fast as the
@@ -257,7 +258,8 @@ class FusedLinear(torch.autograd.Function):
             t1 = min(t0 + chunk, steps)
             cl = t1 - t0
             z = _inputs(xt, t0, t1, table, u, b, zbuf)
-            bounds[k].copy_(buf.t[0])
+            if keep:
+                bounds[k].copy_(buf.t[0])
             if single:
                 op.advance(z[:-1] if t1 == steps else z, q, rows)
                 if t1 == steps:
@@ -277,7 +279,7 @@ class FusedLinear(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        op, readout, kind, chunk = ctx.spec
+        op, readout, kind, chunk, _ = ctx.spec
         x, u, b, w, v, c, bounds = ctx.saved_tensors
         tokens = ctx.tokens
         need_x, need_u, need_b, need_w, need_v, need_c = ctx.needs_input_grad[:6]
@@ -374,20 +376,25 @@ def _inputs(xt, t0, t1, table, u, b, zbuf):
 
 
 # ---- dispatch from SequenceModel --------------------------------------------------------------------------
-def fused_op(rnn, like: torch.Tensor):
-    """(op, perm, inv) for the fused path of a linear-recurrence OrthoRNN (perm/inv None without permutation)."""
+def fused_op(rnn, like: torch.Tensor, need_w: bool = True):
+    """(op, perm, inv, W) for the fused path of a linear-recurrence OrthoRNN.
+
+    perm/inv are None without a permutation; W is the effective matrix (in permuted
+    coordinates), or None for the sign schemes when no gradient is wanted (``need_w``).
+    """
     from . import _sign_structure
 
-    w = rnn.weight_hh_l0
     sign = _sign_structure(rnn)
     if sign is None or rnn.hidden_size < SIGN_MIN_SIZE:
+        w = rnn.weight_hh_l0
         return DenseChunkOp(w), None, None, w
+    w = rnn.weight_hh_l0 if need_w else None  # only for its gradient (see SignChunkOp.grad_w)
     scheme, m, perm = sign
     with torch.no_grad():
         # ±1/√m, with the scale taken from the scheme's own basis so both engines round alike
         d = scheme.signs(rnn.recurrent_latent).to(like.dtype) * scheme.basis[0, 0].to(like.dtype)
     if perm is not None:
-        w = w[perm][:, perm]
+        w = w[perm][:, perm] if w is not None else None
         return SignChunkOp(d, m), perm, scheme.inv_perm, w
     return SignChunkOp(d, m), None, None, w
 
@@ -431,13 +438,14 @@ def sequence_forward(model, x):
         inp = inp.long()
     u = rnn.weight_ih_l0
     b = rnn.bias_hh_l0 if rnn.bias_hh_l0 is not None else u.new_zeros(rnn.hidden_size)
-    op, perm, inv, w = fused_op(rnn, u)
+    grad = torch.is_grad_enabled()
+    op, perm, inv, w = fused_op(rnn, u, need_w=grad)
     v, c = (model.output.weight, model.output.bias) if model.readout == "all" else (None, None)
     if perm is not None:  # work in permuted coordinates h' = h[perm]: permute the weights, not the states
         u, b = u[perm], b[perm]
         if v is not None:
             v = v[:, perm]
-    spec = (op, model.readout, kind_of(rnn.activation), chunk_size(inp.shape[0], rnn.hidden_size))
+    spec = (op, model.readout, kind_of(rnn.activation), chunk_size(inp.shape[0], rnn.hidden_size), grad)
     out = FusedLinear.apply(inp, u, b, w, v, c, spec)
     if model.readout == "all":
         return out
