@@ -28,7 +28,7 @@ def copy_cfg(recurrent, *overrides):
     ("cayley", []),
     ("bjorck", []),
     ("projunn-d", []),
-    ("projunn-t", ["model.projunn_rank=2", "model.projunn_sampler=svd"]),
+    ("projunn-t", ["model.projunn_rank=2", "model.projunn_sampler=svd", "train.steps=250"]),
     # QAT (k-bit W and U) needs a few more steps
     ("bjorck", ["model.recurrent_bits=5", "model.input_bits=5"]),                      # STE-Björck
     ("projunn-d", ["model.recurrent_bits=5", "model.input_bits=5", "train.steps=250"]),  # STE-projUNN-D
