@@ -28,11 +28,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError, ShapeError
-from .quant import check_bits
+from .errors import ConfigError
+from .layout import from_batch_first, initial_state, project_inputs, to_batch_first
+from .quant import check_bits, quantize_weight_
 
 CELLS = {"lstm": 4, "gru": 3}
 
@@ -46,8 +46,6 @@ class GatedRNN(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, cell: str = "lstm", *, input_bits: int | None = None,
                  recurrent_bits: int | None = None, batch_first: bool = True):
         super().__init__()
-        from .model import quantize_weight_
-
         if cell not in CELLS:
             raise ConfigError(f"gated cell {cell!r} is unknown; allowed: {', '.join(CELLS)}")
         if not isinstance(hidden_size, int) or hidden_size < 1:
@@ -76,36 +74,18 @@ class GatedRNN(nn.Module):
 
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
         """U x_t + b_ih for all steps: (B, T, G·n). Integer x is read as token ids."""
-        u = self.weight_ih_l0
-        if not torch.is_floating_point(x):
-            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.input_size):
-                raise ShapeError(f"token ids must lie in [0, {self.input_size - 1}], got "
-                                 f"[{int(x.min())}, {int(x.max())}]")
-            return F.embedding(x, u.t()) + self.bias_ih_l0
-        if x.shape[-1] != self.input_size:
-            raise ShapeError(f"input has {x.shape[-1]} features per step; this RNN expects {self.input_size}")
-        return x @ u.t() + self.bias_ih_l0
+        return project_inputs(x, self.weight_ih_l0, self.bias_ih_l0, self.input_size)
 
     def forward(self, x: torch.Tensor, h0=None):
-        floating = torch.is_floating_point(x)
-        if x.dim() == (3 if floating else 2):
-            batched = True
-        elif x.dim() == (2 if floating else 1):
-            batched = False
-            x = x.unsqueeze(0 if self.batch_first else 1)
-        else:
-            raise ShapeError(f"input of shape {tuple(x.shape)} is not allowed; expected (batch, time, features) "
-                             f"or (batch, time) token ids")
-        if not self.batch_first:
-            x = x.transpose(0, 1)
+        x, batched = to_batch_first(x, self.batch_first)
         z = self.input_projection(x)
         batch, n = z.shape[0], self.hidden_size
         c = None
         if isinstance(h0, tuple):  # LSTM (h0, c0)
             h0, c = h0
-        h = self._initial(h0, z, batch)
+        h = initial_state(h0, batch, n, z, "initial state")
         if self.cell == "lstm":
-            c = self._initial(c, z, batch)
+            c = initial_state(c, batch, n, z, "initial state")
         whh = self.weight_hh_l0.t()  # quantized once per forward
         bhh = self.bias_hh_l0
         states = []
@@ -123,21 +103,7 @@ class GatedRNN(nn.Module):
                 h = (1 - u) * torch.tanh(in_ + r * hn) + u * h
             states.append(h)
         out = torch.stack(states, 1) if states else z.new_zeros(batch, 0, n)
-        h_n = h.unsqueeze(0)
-        if not self.batch_first:
-            out = out.transpose(0, 1)
-        if not batched:
-            out = out.squeeze(0 if self.batch_first else 1)
-            h_n = h_n.squeeze(1)
-        return out, h_n
-
-    def _initial(self, h0, z, batch):
-        if h0 is None:
-            return z.new_zeros(batch, self.hidden_size)
-        h = h0.reshape(-1, self.hidden_size) if h0.dim() == 3 else h0
-        if h.shape != (batch, self.hidden_size):
-            raise ShapeError(f"initial state has shape {tuple(h0.shape)}; expected (1, {batch}, {self.hidden_size})")
-        return h
+        return from_batch_first(out, h.unsqueeze(0), batched, self.batch_first)
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, cell={self.cell!r}, input_bits={self.input_bits}, "

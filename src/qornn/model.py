@@ -22,24 +22,16 @@ import math
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import parametrize
 
 from . import engine as engines
 from .activations import make_activation
-from .errors import ConfigError, ShapeError
-from .quant import UniformQuantizer, check_bits, quantize_ste
+from .errors import ConfigError
+from .layout import from_batch_first, initial_state, project_inputs, to_batch_first
+from .quant import check_bits, quantize_weight_
 from .recurrent import attach, build_scheme, latent_of, scheme_of
 
 __all__ = ["OrthoRNN", "SequenceModel", "build_model", "quantize_weight_"]
-
-
-def quantize_weight_(module: nn.Module, tensor_name: str, bits: int | None) -> nn.Module:
-    """Put the p-bit STE quantizer on ``module.<tensor_name>`` (no-op for ``bits=None``)."""
-    if bits is not None:
-        parametrize.register_parametrization(module, tensor_name, UniformQuantizer(bits))
-    return module
 
 
 class OrthoRNN(nn.Module):
@@ -118,17 +110,7 @@ class OrthoRNN(nn.Module):
 
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
         """z = U x_t + b for all steps: (B, T, n). Integer x is read as token ids."""
-        u = self.weight_ih_l0
-        if not torch.is_floating_point(x):
-            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.input_size):
-                raise ShapeError(f"token ids must lie in [0, {self.input_size - 1}], got "
-                                 f"[{int(x.min())}, {int(x.max())}]")
-            z = F.embedding(x, u.t())
-        else:
-            if x.shape[-1] != self.input_size:
-                raise ShapeError(f"input has {x.shape[-1]} features per step; this RNN expects {self.input_size}")
-            z = x @ u.t()
-        return z if self.bias_hh_l0 is None else z + self.bias_hh_l0
+        return project_inputs(x, self.weight_ih_l0, self.bias_hh_l0, self.input_size)
 
     def recurrent_step(self, reference: bool = False):
         """The function h ↦ h·Wᵀ, with W computed once (dense for the reference engine)."""
@@ -144,36 +126,15 @@ class OrthoRNN(nn.Module):
         return op
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
-        if x.dim() == 3 or (x.dim() == 2 and not torch.is_floating_point(x)):
-            batched = True
-        elif x.dim() == 2 or (x.dim() == 1 and not torch.is_floating_point(x)):
-            batched = False
-            x = x.unsqueeze(0 if self.batch_first else 1)
-        else:
-            raise ShapeError(f"input of shape {tuple(x.shape)} is not allowed; expected (batch, time, features) "
-                             f"or (batch, time) token ids")
-        if not self.batch_first:
-            x = x.transpose(0, 1)
+        x, batched = to_batch_first(x, self.batch_first)
         z = self.input_projection(x)
-        batch = z.shape[0]
-        if h0 is None:
-            h = z.new_zeros(batch, self.hidden_size)
-        else:
-            h = h0.reshape(-1, self.hidden_size) if h0.dim() == 3 else h0
-            if h.shape != (batch, self.hidden_size):
-                raise ShapeError(f"h0 has shape {tuple(h0.shape)}; expected (1, {batch}, {self.hidden_size})")
+        h = initial_state(h0, z.shape[0], self.hidden_size, z)
         if self.engine == "reference":
             activation = None if self.linear_recurrence else self.activation
             states = engines.step_loop(z, self.recurrent_step(True), h, activation)
         else:
             states = engines.fast_states(self, z, h)
-        h_n = states[:, -1].unsqueeze(0)
-        if not self.batch_first:
-            states = states.transpose(0, 1)
-        if not batched:
-            states = states.squeeze(0 if self.batch_first else 1)
-            h_n = h_n.squeeze(1)
-        return states, h_n
+        return from_batch_first(states, states[:, -1].unsqueeze(0), batched, self.batch_first)
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, recurrent={self.recurrent!r}, input_bits={self.input_bits}, "

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from .errors import ConfigError
 
 __all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "quantize", "quantize_ste", "quant_levels",
-           "UniformQuantizer", "sign_ste", "storage_bits_per_weight"]
+           "UniformQuantizer", "sign_ste", "storage_bits_per_weight", "quantize_weight_"]
 
 MIN_BITS, MAX_BITS = 1, 8
 
@@ -121,3 +122,10 @@ class _SignSTE(torch.autograd.Function):
 def sign_ste(u: torch.Tensor, clipped: bool = False) -> torch.Tensor:
     """Binarise u to ±1 with a straight-through gradient (identity, or clipped to |u| ≤ 1)."""
     return _SignSTE.apply(u, clipped)
+
+
+def quantize_weight_(module: nn.Module, tensor_name: str, bits: int | None) -> nn.Module:
+    """Put the p-bit STE quantizer on ``module.<tensor_name>`` (no-op for ``bits=None``)."""
+    if bits is not None:
+        parametrize.register_parametrization(module, tensor_name, UniformQuantizer(bits))
+    return module

@@ -11,7 +11,6 @@ Theory: docs/theory.md (Achour et al., NeurIPS 2022, arXiv:2206.04360, and deriv
 from __future__ import annotations
 
 import math
-import sys
 
 from ..errors import CheckpointError, ConfigError
 from .common import print_json
