@@ -299,11 +299,7 @@ def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
                      if use_acc else f"{task}: test loss vs model size (lower left is best)", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    panels = _describe(fig)
-    plt.close(fig)
-    return panels
+    return _save(plt, fig, path, dpi=120)
 
 
 def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
@@ -340,8 +336,13 @@ def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
         for ax in (ax_loss, ax_val):
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7, loc="best")
+    return _save(plt, fig, path, dpi=110)
+
+
+def _save(plt, fig, path: Path, dpi: int) -> list[dict]:
+    """Write the figure, describe its panels (for tests) and free it."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     panels = _describe(fig)
     plt.close(fig)
     return panels
