@@ -119,3 +119,16 @@ def test_recurrent_latent_has_its_own_learning_rate(tmp_path):
     fresh = build_model(cfg.model, build_task(cfg).info)
     assert torch.equal(trained.rnn.recurrent_latent, fresh.rnn.recurrent_latent)
     assert not torch.equal(trained.rnn.bias_hh_l0, fresh.rnn.bias_hh_l0)
+
+
+def test_keep_best_selects_the_best_validation_weights(tmp_path):
+    overrides = SHORT + ["train.steps=60", "train.eval_every=10", "train.lr=0.05", "seed=4", "train.keep_best=true"]
+    summary = train(load_config("copy-hadamrnn", overrides), tmp_path / "run", quiet=True)
+    vals = [r for r in read_metrics(tmp_path / "run") if r["split"] == "val" and not r.get("final")]
+    best = max(vals, key=lambda r: r["accuracy"])
+    final_val = summary["val"]["accuracy"]
+    assert final_val >= best["accuracy"]  # never worse than any validation point seen
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+    if summary["selected_step"] != summary["steps"]:
+        assert summary["selected_step"] == best["step"] and final_val == best["accuracy"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["selected_step"] == summary["selected_step"]

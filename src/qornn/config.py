@@ -102,6 +102,8 @@ class TrainConfig:
     eval_batch_size: Optional[int] = None
     checkpoint_every: int = 500
     log_every: int = 50
+    #: Final model = the weights with the best validation accuracy (or loss) instead of the last ones.
+    keep_best: bool = False
     #: Stop cleanly (checkpoint + final test) after this many minutes of training.
     budget_minutes: Optional[float] = None
     progress: bool = True

@@ -5,7 +5,9 @@ Layout written by ``qornn train --out DIR``::
     DIR/config.yaml                 the resolved configuration
     DIR/metrics.jsonl               one JSON object per evaluation / training log line
     DIR/checkpoints/last.safetensors  latest training checkpoint (model + optimizer + RNG)
-    DIR/model.safetensors           final model (written when training ends)
+    DIR/model.safetensors           final model (written when training ends; with train.keep_best
+                                    the weights of the best validation score)
+    DIR/best.safetensors            with train.keep_best: best weights so far
     DIR/summary.json                final metrics, size and runtime
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 LAST = Path("checkpoints") / "last.safetensors"
 MODEL = "model.safetensors"
+BEST = "best.safetensors"
 SUMMARY = "summary.json"
 
 

@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import run as rundir
-from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, save_model
+from .checkpoint import atomic_write_text, load_checkpoint, load_model, save_checkpoint, save_model
 from .config import Config, config_to_dict, to_yaml
 from .errors import CheckpointError, ConfigError
 from .model import OrthoRNN, build_model
@@ -111,6 +111,11 @@ def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int) ->
     return out
 
 
+def selection_score(metrics: dict) -> float:
+    """Higher is better: validation accuracy where defined, else minus the loss."""
+    return metrics["accuracy"] if "accuracy" in metrics else -metrics["loss"]
+
+
 def regularization(model: torch.nn.Module) -> torch.Tensor | float:
     """Sum of ``penalty()`` terms that modules add to the loss (e.g. an orthogonality penalty)."""
     total = 0.0
@@ -192,16 +197,28 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
 
     step, elapsed_before = 0, 0.0
+    best = {"score": None, "step": None}  # best validation score so far (train.keep_best)
     if resume:
         state = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
         step = int(state["step"])
         elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
+        best = {"score": state["extra"].get("best_score"), "step": state["extra"].get("best_step")}
         rundir.truncate_metrics(out, step)
     log = MetricsLog(out / rundir.METRICS)
     log_fn = (lambda *a: None) if quiet else print
 
     def checkpoint(at: int, elapsed: float) -> None:
-        save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at, {"elapsed_s": elapsed})
+        save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at,
+                        {"elapsed_s": elapsed, "best_score": best["score"], "best_step": best["step"]})
+
+    def validate(at: int) -> dict:
+        """Evaluate on val; with train.keep_best, keep the weights of the best score so far."""
+        metrics = evaluate(model, task, "val", eval_bs)
+        score = selection_score(metrics)
+        if tcfg.keep_best and (best["score"] is None or score > best["score"]):
+            best.update(score=score, step=at)
+            save_model(out / rundir.BEST, model, {"step": at, "config": config_to_dict(cfg)})
+        return metrics
 
     start = time.perf_counter()
     elapsed = lambda: elapsed_before + time.perf_counter() - start  # noqa: E731
@@ -239,7 +256,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
             bar.set_postfix(loss=f"{running / seen:.4g}", samples_s=f"{rate:.0f}")
             running, seen, window_start = 0.0, 0, time.perf_counter()
         if step % tcfg.eval_every == 0 and step < total:
-            log.write({"step": step, **evaluate(model, task, "val", eval_bs), "time_s": elapsed()})
+            log.write({"step": step, **validate(step), "time_s": elapsed()})
         if step % tcfg.checkpoint_every == 0 and step < total:
             checkpoint(step, elapsed())
         if budget_s is not None and elapsed() >= budget_s and step < total:
@@ -248,18 +265,23 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
             break
     bar.close()
 
-    # Final: checkpoint, model, val + test, summary.
+    # Final: checkpoint, model (the last one, or with train.keep_best the best on val), val + test, summary.
     runtime = elapsed()
     checkpoint(step, runtime)
-    save_model(out / rundir.MODEL, model, {"step": step, "config": config_to_dict(cfg)})
-    final = {}
+    final = {"val": evaluate(model, task, "val", eval_bs)}
+    selected = step
+    if tcfg.keep_best and best["score"] is not None and best["score"] > selection_score(final["val"]):
+        load_model(out / rundir.BEST, model)
+        selected = best["step"]
+        final["val"] = evaluate(model, task, "val", eval_bs)
+    save_model(out / rundir.MODEL, model, {"step": selected, "config": config_to_dict(cfg)})
+    final["test"] = evaluate(model, task, "test", eval_bs)
     for split in ("val", "test"):
-        metrics = evaluate(model, task, split, eval_bs)
-        log.write({"step": step, **metrics, "time_s": runtime, "final": True})
-        final[split] = metrics
+        log.write({"step": step, **final[split], "time_s": runtime, "final": True, "selected_step": selected})
     from .size import model_size
 
     summary = {"steps": step, "total_steps": total, "stopped_early": stopped_early, "runtime_s": runtime,
+               "selected_step": selected,
                "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
                "description": cfg.description, "seed": cfg.seed,
                "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"]}
