@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import qornn.recurrent as R
-from qornn.errors import ConfigError, ShapeError
+from qornn.errors import ConfigError
 
 
 def orth_error(w):
