@@ -76,14 +76,19 @@ def pdim_bhlm(widths: Sequence[int], d_in: int, pieces: int = 2, degree: int = 1
     R = sum(k * (1 + i * degree ** i) for i, k in enumerate(ks))
     Lbar = float(Wi.sum()) / W
     value = L + Lbar * W * math.log2(4 * math.e * p * R * math.log2(2 * math.e * p * R))
+    return _bhlm_bound(value, ks, d_in, pieces, degree,
+                       {"W": W, "L": L, "Lbar": Lbar, "R": R, "breakpoints": p})
+
+
+def _bhlm_bound(value: float, ks, d_in: int, pieces: int, degree: int, certificate: dict) -> Bound:
+    """A pseudo-dimension Bound from one of the BHLM 2019 forms (shared assumptions and source)."""
     return Bound(
         value=float(math.floor(value)), kind="rigorous_if_sources_verified", quantity="pdim",
         exponent=1.0, log_power=1.0, complexity="W (fixed depth)",
         assumptions=(f"fully connected net d_in={d_in}, widths={list(ks[:-1])}, linear output",
                      f"activation piecewise polynomial, {pieces} pieces, degree {degree}",
                      "one extra parameter for the pseudo-dimension threshold"),
-        sources=("bhlm19",),
-        certificate={"W": W, "L": L, "Lbar": Lbar, "R": R, "breakpoints": p},
+        sources=("bhlm19",), certificate=certificate,
     )
 
 
@@ -116,14 +121,7 @@ def pdim_growth_function(widths: Sequence[int], d_in: int, pieces: int = 2,
         m_star = lo
     else:
         m_star = brentq(gap, lo, hi, xtol=1e-6)
-    return Bound(
-        value=float(math.floor(m_star)), kind="rigorous_if_sources_verified", quantity="pdim",
-        exponent=1.0, log_power=1.0, complexity="W (fixed depth)",
-        assumptions=(f"fully connected net d_in={d_in}, widths={list(ks[:-1])}, linear output",
-                     f"activation piecewise polynomial, {pieces} pieces, degree {degree}",
-                     "one extra parameter for the pseudo-dimension threshold"),
-        sources=("bhlm19",), certificate={"W": W, "L": L, "W_i": Wi.tolist()},
-    )
+    return _bhlm_bound(m_star, ks, d_in, pieces, degree, {"W": W, "L": L, "W_i": Wi.tolist()})
 
 
 def pdim_anthony_bartlett(widths: Sequence[int], d_in: int, pieces: int = 2,
