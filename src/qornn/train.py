@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -145,25 +144,6 @@ class MetricsLog:
 
 
 # ---- the loop ---------------------------------------------------------------------------------
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an --out folder that holds files, unless --overwrite and it is a qornn run."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"--out {out} already holds files; use --resume {out} to continue it, "
-                              f"--overwrite to replace it, or another folder")
-        if not (out / rundir.CONFIG).is_file():
-            raise ConfigError(f"--overwrite refuses to delete {out}: it is not a qornn run folder")
-
-
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
-    check_out_dir(out, overwrite)
-    if out.exists() and any(out.iterdir()):
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
           on_step: Callable[[int, float], None] | None = None, quiet: bool = False) -> dict:
     """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
@@ -177,7 +157,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         if not (out / rundir.LAST).is_file():
             raise CheckpointError(f"{out} has no checkpoint to resume from ({rundir.LAST} is missing)")
     else:
-        check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
+        rundir.check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
     tcfg = cfg.train
     check_train_config(tcfg)
     if tcfg.threads:
@@ -193,8 +173,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     scheduler = make_scheduler(tcfg, optimizer, total, per_epoch)
     eval_bs = tcfg.eval_batch_size or tcfg.batch_size
     if not resume:
-        prepare_out_dir(out, overwrite)
-        atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+        rundir.create_run_dir(out, overwrite, {rundir.CONFIG: to_yaml(cfg)})
 
     step, elapsed_before = 0, 0.0
     best = {"score": None, "step": None}  # best validation score so far (train.keep_best)
