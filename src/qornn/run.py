@@ -90,9 +90,15 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return rows
 
 
-def truncate_metrics(run_dir: Path, last_step: int) -> None:
-    """Keep only the metric lines up to ``last_step`` (used when resuming)."""
-    rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= last_step]
+def truncate_metrics(run_dir: Path, last_step: int, log_every: int | None = None) -> None:
+    """Keep the metric lines up to ``last_step`` that an uninterrupted longer run also has (used when resuming):
+    no final lines, and no training line that only the end of a shorter run wrote (off the ``log_every`` grid)."""
+    def kept(r: dict) -> bool:
+        if r.get("step", 0) > last_step or r.get("final"):
+            return False
+        return not (log_every and r.get("split") == "train" and r["step"] % log_every)
+
+    rows = [r for r in read_metrics(run_dir) if kept(r)]
     atomic_write_text(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
 
 

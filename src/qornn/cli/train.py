@@ -39,15 +39,15 @@ def run(args) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} is not allowed; use a positive integer")
     if args.resume:
-        if args.config or args.overrides or args.out or args.data_dir or args.seeds != 1:
-            raise ConfigError("--resume DIR takes the run's own config; do not combine it with --config, --set, "
-                              "--out, --data-dir or --seeds")
+        if args.config or args.out or args.data_dir or args.seeds != 1:
+            raise ConfigError("--resume DIR takes the run's own config; do not combine it with --config, "
+                              "--out, --data-dir or --seeds (--set only for keys that extend the run)")
+        extend = list(args.overrides or ())
         runs = seed_dirs(args.resume) if not (Path(args.resume) / "config.yaml").is_file() else []
         if not runs:  # a single run folder
-            train(None, args.resume, resume=True, quiet=args.quiet)
-        for d in runs:  # a multi-seed folder: continue the unfinished seeds
-            if not (d / "summary.json").is_file():
-                train(None, d, resume=True, quiet=args.quiet)
+            train(None, args.resume, resume=True, quiet=args.quiet, extend=extend)
+        for d in runs:  # a multi-seed folder: continue (or extend) every seed
+            train(None, d, resume=True, quiet=args.quiet, extend=extend)
         return 0
     if not args.out:
         raise ConfigError("--out DIR is required (the run folder to create), or --resume DIR")
