@@ -167,13 +167,14 @@ class MetricsLog:
 # ---- the loop ---------------------------------------------------------------------------------
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
           on_step: Callable[[int, float], None] | None = None, quiet: bool = False,
-          extend: list[str] | tuple[str, ...] = ()) -> dict:
+          extend: list[str] | tuple[str, ...] = (), command: str | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
 
     ``extend`` (with ``resume``): ``key=value`` changes that leave model and data unchanged
     (``train.budget_minutes``, ``train.steps``, ``train.epochs``, ...), e.g. to continue a run that
     its time budget stopped.  ``on_step(step, loss)`` is called after each optimizer step (tests
-    use it to simulate a kill).  Returns the summary dict (also written to summary.json).
+    use it to simulate a kill).  ``command``: the command line, kept in the checkpoint and summary
+    (``commands``: every invocation that trained this run).  Returns the summary dict (also summary.json).
     """
     out = Path(out_dir)
     if resume:
@@ -201,12 +202,13 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     if not resume:
         rundir.create_run_dir(out, overwrite, {rundir.CONFIG: to_yaml(cfg)})
 
-    step, elapsed_before = 0, 0.0
+    step, elapsed_before, commands = 0, 0.0, []
     best = {"score": None, "step": None}  # best validation score so far (train.keep_best)
     if resume:
         state = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
         step = int(state["step"])
         elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
+        commands = list(state["extra"].get("commands", []))
         best = {"score": state["extra"].get("best_score"), "step": state["extra"].get("best_step")}
         signs.load_state_dict({k[len("signs/"):]: v for k, v in state["state"].items() if k.startswith("signs/")},
                               state["extra"].get("sign_rule", {}))
@@ -217,6 +219,8 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
             return json.loads((out / rundir.SUMMARY).read_text())
         if extend:
             atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+    if command:
+        commands.append(command)
         rundir.truncate_metrics(out, step, tcfg.log_every)
     log = MetricsLog(out / rundir.METRICS)
     log_fn = (lambda *a: None) if quiet else print
@@ -225,7 +229,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         sign_tensors, sign_scalars = signs.state_dict()
         save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at,
                         {"elapsed_s": elapsed, "best_score": best["score"], "best_step": best["step"],
-                         "sign_rule": sign_scalars},
+                         "sign_rule": sign_scalars, "commands": commands},
                         state={f"signs/{k}": v for k, v in sign_tensors.items()})
 
     def validate(at: int) -> dict:
@@ -307,7 +311,8 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
                "selected_step": selected,
                "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
                "description": cfg.description, "seed": cfg.seed,
-               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"]}
+               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"],
+               "commands": commands}
     atomic_write_text(out / rundir.SUMMARY, json.dumps(summary, indent=2) + "\n")
     t = final["test"]
     line = f"test loss {t['loss']:.6g}"
