@@ -42,6 +42,8 @@ def test_bench_works_for_every_preset(capsys, tmp_path, preset):
     sets = [a for s in SMALL + [f"task.data_dir={tmp_path}"] for a in ("--set", s)]
     if "block" in preset:
         sets += ["--set", "model.block_size=16"]
+    if "authors" in preset:  # seq_len is the total length there: at least 2K = 20
+        sets += ["--set", "task.seq_len=24"]
     out = bench_json(capsys, "--config", preset, *sets, "--no-forward")
     assert out["train_step_s_fast"] > 0 and "forward_s_fast" not in out
     assert out["max_grad_rel_err"] < 1e-4, out

@@ -219,9 +219,9 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
             return json.loads((out / rundir.SUMMARY).read_text())
         if extend:
             atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+        rundir.truncate_metrics(out, step, tcfg.log_every)
     if command:
         commands.append(command)
-        rundir.truncate_metrics(out, step, tcfg.log_every)
     log = MetricsLog(out / rundir.METRICS)
     log_fn = (lambda *a: None) if quiet else print
 
