@@ -52,9 +52,11 @@ def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "labe
                 texts.append(row[text_col])
                 labels.append(_label(row[label_col], f"{path}:{i}"))
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except csv.Error as exc:
         raise DataError(f"{path}: malformed CSV ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not texts:
         raise DataError(f"{path}: no data rows")
     return texts, np.asarray(labels, dtype=np.int64)
@@ -67,7 +69,10 @@ def read_aclimdb(folder: Path, split: str) -> tuple[list[str], np.ndarray]:
         if not d.is_dir():
             raise DataError(f"{d}: folder missing; the aclImdb layout needs {split}/neg and {split}/pos")
         for f in sorted(d.glob("*.txt")):
-            texts.append(f.read_text(encoding="utf-8", errors="replace"))
+            try:
+                texts.append(f.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                raise DataError(f"{f}: cannot read ({exc.strerror or exc})") from None
             labels.append(label)
     if not texts:
         raise DataError(f"{folder / split}: no review files (*.txt) in neg/ or pos/")
