@@ -177,10 +177,10 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
     if config:
         if config.endswith((".yaml", ".yml")) or "/" in config:
             path = Path(config)
-            if not path.is_file():
-                raise ConfigError(f"config file {config!r} does not exist")
             if path.is_dir():
                 raise ConfigError(f"config file {config!r} is a folder; give a preset name or a YAML file")
+            if not path.is_file():
+                raise ConfigError(f"config file {config!r} does not exist")
             layers.append(_read_yaml(read_text(path), config))
         else:
             layers.append(_read_yaml(preset_path(config).read_text(), f"preset {config}"))

@@ -359,6 +359,8 @@ def write_report(paths, out: str | Path) -> dict:
     groups = group_runs([load_run(p) for p in done])
     table = rows(groups)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "results.md", markdown(table, unfinished))

@@ -219,9 +219,10 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: con
                               state["extra"].get("sign_rule", {}))
         finished = finished_message(out, step, total, elapsed_before, tcfg)
         if finished:  # nothing to train: change nothing
+            summary = rundir.read_summary(out)
             if not quiet:
                 print(finished)
-            return rundir.read_summary(out)
+            return summary
         if extend:
             atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
         rundir.truncate_metrics(out, step, tcfg.log_every)
