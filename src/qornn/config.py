@@ -350,7 +350,7 @@ def config_differences(stored: dict, cfg: Config) -> list[str]:
     ``"key: A in config.yaml, B stored"``; keys an older stored config lacks count as their default."""
     if not isinstance(stored, dict):
         return [f"(stored config is {type(stored).__name__}, not a mapping)"]
-    have, defaults = flatten(stored), flatten(config_to_dict(Config()))
+    have, defaults = flatten(stored), flatten(config_to_dict(load_config()))
     out = []
     for key, value in flatten(config_to_dict(cfg)).items():
         if key in FREE_KEYS:

@@ -9,14 +9,12 @@ GLUE's test files carry no labels, so only train and dev are read.
 """
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .imdb import read_labelled_csv
+from .imdb import read_labelled_csv, read_table
 from .paths import missing
 
 
@@ -28,16 +26,7 @@ def load_sst2(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 def _read_qqp(path: Path) -> tuple[list[str], np.ndarray]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            return _qqp_rows(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed TSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return read_table(path, "\t", _qqp_rows)
 
 
 def _qqp_rows(reader, path: Path) -> tuple[list[str], np.ndarray]:
