@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from qornn import checkpoint, memory
 from qornn.cli.main import main
-from qornn.lock import LOCK, RunLock
+from qornn.lock import LOCK
 
 TINY = ["--set", "task.seq_len=5", "--set", "model.hidden_size=16", "--set", "train.steps=4", "--set",
         "train.batch_size=8", "--set", "task.val_size=16", "--set", "task.test_size=16", "--set",
@@ -197,6 +197,9 @@ CASES = [
     Case("overwrite-foreign-folder", NEW[:-1] + ["{ws}/model", "--overwrite"], "refuses to delete",
          write("model/config.yaml", "mine")),
     Case("overwrite-current-folder", NEW[:-1] + [".", "--overwrite"], "refuses to delete"),
+    Case("overwrite-symlink-to-run", NEW[:-1] + ["{ws}/link", "--overwrite"], "symbolic link",
+         lambda ws: (ws / "link").symlink_to(ws / "run")),
+    Case("overwrite-parent-folder", NEW[:-1] + ["{ws}/..", "--overwrite"], "refuses to delete"),
     Case("no-config", ["train", "--out", "{ws}/new"], "--config is required"),
     Case("resume-with-config", ["train", "--resume", "{ws}/run", "--config", "copy-hadamrnn"], "--resume DIR"),
     Case("seeds-zero", NEW + ["--seeds", "0"], "--seeds 0"),
@@ -343,12 +346,21 @@ def test_second_writer_of_a_run_folder_is_refused(base_run, tmp_path, capsys):
     shutil.copytree(base_run, run)
     (run / "summary.json").unlink()
     before = snapshot(tmp_path)
-    with RunLock(run):  # another process training or resuming this folder
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from qornn.lock import RunLock; "
+                               "lock = RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)", str(run)],
+                              stdout=subprocess.PIPE, text=True)
+    try:  # another process holds the folder, as a running `qornn train` does
+        assert holder.stdout.readline().strip() == "held"
         for argv in (["train", "--resume", str(run)], NEW[:-1] + [str(run), "--overwrite"]):
             assert main(argv) == 2
             err = capsys.readouterr().err
-            assert err.startswith("qornn: error: ") and err.count("\n") == 1 and "in use by another" in err
+            assert err.startswith("qornn: error: ") and err.count("\n") == 1, err
+            assert f"in use by another qornn process (pid {holder.pid})" in err
+    finally:
+        holder.kill()
+        holder.wait()
     assert snapshot(tmp_path) == before
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0  # the lock died with its process
 
 
 def test_immutable_folder_as_out(base_run, tmp_path, capsys):

@@ -329,7 +329,7 @@ def validate_config(cfg: Config) -> None:
         limits = LIMITS.get(key)
         if limits is None:
             continue
-        integer, nullable = "int" in types[key], types[key].startswith("Optional")
+        integer, nullable = "int" in types[key], "Optional" in types[key]
         allowed = limits.describe(integer) + (" or null" if nullable else "")
         if value is None:
             if nullable:
