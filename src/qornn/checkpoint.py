@@ -261,6 +261,11 @@ CHECKPOINT_KEYS = {"step": int, "optim_param_groups": list, "optim_scalars": dic
                    "extra": dict}
 
 
+#: Types of the ``extra`` fields the training loop reads back (checked when present).
+EXTRA_TYPES = {"elapsed_s": (int, float), "train_loss_sum": (int, float), "train_loss_count": int,
+               "commands": list}
+
+
 def _checkpoint_metadata(meta: dict[str, str], path: Path) -> dict[str, Any]:
     if meta.get("kind") != "checkpoint":
         raise CheckpointError(f"{path} holds a model only, not a training checkpoint")
@@ -306,10 +311,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     values = _checkpoint_metadata(meta, path)
     if check is not None:
         check(meta)
-    for key in ("elapsed_s", "train_loss_sum", "train_loss_count"):
-        if key in values["extra"] and (isinstance(values["extra"][key], bool)
-                                       or not isinstance(values["extra"][key], (int, float))):
-            raise CheckpointError(f"{path}: metadata extra.{key} is {values['extra'][key]!r}, not a number")
+    for key, kind in EXTRA_TYPES.items():
+        value = values["extra"].get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise CheckpointError(f"{path}: metadata extra.{key} is {value!r:.60}, not of type "
+                                  f"{getattr(kind, '__name__', 'number')}")
     _check_finite(tensors, ("model/", "optim/"), path)
     rng = tensors.get("rng/torch")
     expected = torch.get_rng_state()

@@ -149,6 +149,9 @@ def read_summary(run_dir: Path) -> dict:
     path = Path(run_dir) / SUMMARY
     summary = read_object(path, SUMMARY_KEYS)
     check_keys(summary["test"], {"loss": (int, float, type(None))}, f"{path} (test)")
+    commands = summary.get("commands", [])
+    if not (isinstance(commands, list) and all(isinstance(c, str) for c in commands)):
+        raise CheckpointError(f"{path}: key 'commands' is not a list of command lines")
     return summary
 
 

@@ -161,20 +161,21 @@ class MetricsLog:
 # ---- the loop ---------------------------------------------------------------------------------
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
           on_step: Callable[[int, float], None] | None = None, quiet: bool = False,
-          extend: list[str] | tuple[str, ...] = ()) -> dict:
+          extend: list[str] | tuple[str, ...] = (), command: str | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
 
     ``extend`` (with ``resume``): ``key=value`` changes that leave model and data unchanged
     (``train.budget_minutes``, ``train.steps``, ``train.epochs``, ...), e.g. to continue a run that
     its time budget stopped.  ``on_step(step, loss)`` is called after each optimizer step (tests
-    use it to simulate a kill).  Returns the summary dict (also written to summary.json).
+    use it to simulate a kill).  ``command``: the command line, kept in the checkpoint and summary
+    (``commands``: every invocation that trained this run).  Returns the summary dict (also summary.json).
     The run folder is locked (:mod:`qornn.lock`) while this runs.
     """
     with contextlib.ExitStack() as locks:
-        return _train(cfg, Path(out_dir), resume, overwrite, on_step, quiet, extend, locks)
+        return _train(cfg, Path(out_dir), resume, overwrite, on_step, quiet, extend, command, locks)
 
 
-def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: contextlib.ExitStack) -> dict:
+def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, locks: contextlib.ExitStack) -> dict:
     if resume:
         locks.enter_context(rundir.lock_run(out))  # a second writer of this folder stops here
         cfg = rundir.read_config(out)  # the run's own config wins
@@ -202,7 +203,7 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: con
     if not resume:
         locks.enter_context(rundir.create_run_dir(out, overwrite, {rundir.CONFIG: to_yaml(cfg)}))
 
-    step, elapsed_before = 0, 0.0
+    step, elapsed_before, commands = 0, 0.0, []
     best = {"score": None, "step": None}  # best validation score so far (train.keep_best)
     running, seen = 0.0, 0  # sum and count of training losses since the last log line
     if resume:
@@ -214,6 +215,7 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: con
         step = int(state["step"])
         running, seen = float(state["extra"].get("train_loss_sum", 0.0)), int(state["extra"].get("train_loss_count", 0))
         elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
+        commands = list(state["extra"].get("commands", []))
         best = {"score": state["extra"].get("best_score"), "step": state["extra"].get("best_step")}
         signs.load_state_dict({k[len("signs/"):]: v for k, v in state["state"].items() if k.startswith("signs/")},
                               state["extra"].get("sign_rule", {}))
@@ -226,6 +228,8 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: con
         if extend:
             atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
         rundir.truncate_metrics(out, step, tcfg.log_every)
+    if command:
+        commands.append(command)
     log = MetricsLog(out / rundir.METRICS)
     log_fn = (lambda *a: None) if quiet else print
 
@@ -233,7 +237,8 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: con
         sign_tensors, sign_scalars = signs.state_dict()
         save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at,
                         {"elapsed_s": elapsed, "best_score": best["score"], "best_step": best["step"],
-                         "sign_rule": sign_scalars, "train_loss_sum": running, "train_loss_count": seen},
+                         "sign_rule": sign_scalars, "commands": commands, "train_loss_sum": running,
+                         "train_loss_count": seen},
                         state={f"signs/{k}": v for k, v in sign_tensors.items()}, config=config_to_dict(cfg))
 
     def validate(at: int) -> dict:
@@ -318,7 +323,8 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, locks: con
                "selected_step": selected,
                "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
                "description": cfg.description, "seed": cfg.seed,
-               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"]}
+               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"],
+               "commands": commands}
     atomic_write_text(out / rundir.SUMMARY, jsonio.dumps(summary, indent=2) + "\n")
     t = final["test"]
     line = f"test loss {t['loss']:.6g}"

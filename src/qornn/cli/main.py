@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 
 from ..errors import OutputError, QornnError
@@ -67,6 +68,7 @@ def _run(argv) -> int:
     except SystemExit as exc:  # --help, or a one-line usage error (already printed)
         code = exc.code
     else:
+        args.command_line = "qornn " + shlex.join(sys.argv[1:] if argv is None else argv)  # recorded by `train`
         code = args.func(args)
     try:
         sys.stdout.flush()  # surface a full or closed stdout here, not at interpreter exit
