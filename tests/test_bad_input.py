@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -252,7 +251,8 @@ CASES = [
          write("run/summary.json", '{"steps": 4}')),
     # -- eval / info / quantize on damaged or edited runs
     Case("eval-flipped-model", ["eval", "{ws}/run"], "checksum mismatch", flip_byte(MODEL)),
-    Case("eval-bits-edited", ["eval", "{ws}/run"], "model.weight_bits", edit_config("weight_bits: 4", "weight_bits: 2")),
+    Case("eval-bits-edited", ["eval", "{ws}/run"], "model.weight_bits",
+         edit_config("weight_bits: 4", "weight_bits: 2")),
     Case("eval-scheme-edited", ["eval", "{ws}/run"], "model.recurrent",
          edit_config("recurrent: hadamard", "recurrent: block-hadamard")),
     Case("eval-nonlinearity-edited", ["eval", "{ws}/run"], "model.nonlinearity",
@@ -346,9 +346,9 @@ def test_second_writer_of_a_run_folder_is_refused(base_run, tmp_path, capsys):
     shutil.copytree(base_run, run)
     (run / "summary.json").unlink()
     before = snapshot(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from qornn.lock import RunLock; "
-                               "lock = RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)", str(run)],
-                              stdout=subprocess.PIPE, text=True)
+    hold = ("import sys, time; from qornn.lock import RunLock; lock = RunLock(sys.argv[1]).acquire(); "
+            "print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(run)], stdout=subprocess.PIPE, text=True)
     try:  # another process holds the folder, as a running `qornn train` does
         assert holder.stdout.readline().strip() == "held"
         for argv in (["train", "--resume", str(run)], NEW[:-1] + [str(run), "--overwrite"]):
@@ -386,10 +386,6 @@ def test_memory_estimate_refuses_and_can_be_overridden(tmp_path, monkeypatch, ca
     assert "GiB of memory" in err and "train.memory_check=false" in err and not (tmp_path / "new").exists()
     assert main(argv + ["--set", "train.memory_check=false"]) == 0
     assert (tmp_path / "new" / "summary.json").is_file()
-
-
-def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qornn.cli.main", *args], capture_output=True, **kw)
 
 
 def test_full_stdout_and_closed_pipe(base_run):
