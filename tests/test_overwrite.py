@@ -6,7 +6,7 @@ import pytest
 
 from qornn import run as rundir
 from qornn.cli.main import main
-from qornn.errors import ConfigError
+from qornn.errors import OutputError
 
 FAST = ["--set", "task.seq_len=5", "--set", "model.hidden_size=16", "--set", "train.steps=2",
         "--set", "train.batch_size=8", "--set", "task.val_size=16", "--set", "task.test_size=16",
@@ -81,7 +81,7 @@ def test_failed_replacement_leaves_old_run_intact(tmp_path, monkeypatch):
         return real_replace(src, dst)
 
     monkeypatch.setattr(rundir.os, "replace", failing_replace)
-    with pytest.raises(ConfigError, match="No space left"):
+    with pytest.raises(OutputError, match="No space left"):
         rundir.create_run_dir(out, True, {"config.yaml": "seed: 1\n"})
     monkeypatch.undo()
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

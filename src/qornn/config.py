@@ -11,6 +11,7 @@ unknown-key detection are done by OmegaConf structured configs.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,8 @@ from omegaconf.errors import OmegaConfBaseException
 from .errors import ConfigError
 
 __all__ = ["Config", "TaskConfig", "ModelConfig", "TrainConfig", "load_config", "list_presets",
-           "preset_path", "to_yaml", "from_yaml_file", "config_to_dict", "resume_config", "RESUME_KEYS"]
+           "preset_path", "to_yaml", "from_yaml_file", "config_to_dict", "resume_config", "RESUME_KEYS",
+           "LIMITS", "Range", "validate_config", "flatten"]
 
 
 @dataclass
@@ -121,6 +123,9 @@ class TrainConfig:
     progress: bool = True
     #: torch intra-op threads (null = leave torch's default).
     threads: Optional[int] = None
+    #: Refuse a run whose estimated memory for one training step exceeds the available memory
+    #: (:mod:`qornn.memory`); false skips the check on machines whose memory the estimate misjudges.
+    memory_check: bool = True
 
 
 @dataclass
@@ -147,7 +152,7 @@ def preset_path(name: str):
 def _read_yaml(text: str, origin: str) -> dict:
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise ConfigError(f"{origin}: not valid YAML ({first})") from None
     if data is None:
@@ -172,9 +177,11 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
     if config:
         if config.endswith((".yaml", ".yml")) or "/" in config:
             path = Path(config)
+            if path.is_dir():
+                raise ConfigError(f"config file {config!r} is a folder; give a preset name or a YAML file")
             if not path.is_file():
                 raise ConfigError(f"config file {config!r} does not exist")
-            layers.append(_read_yaml(path.read_text(), config))
+            layers.append(_read_yaml(read_text(path), config))
         else:
             layers.append(_read_yaml(preset_path(config).read_text(), f"preset {config}"))
     if base:
@@ -189,6 +196,7 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
         cfg = OmegaConf.to_object(OmegaConf.merge(schema, resolved))
     except OmegaConfBaseException as exc:
         raise ConfigError(_omegaconf_message(exc)) from None
+    validate_config(cfg)
     return cfg
 
 
@@ -221,4 +229,133 @@ def from_yaml_file(path: Path) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path} does not exist")
-    return load_config(base=_read_yaml(path.read_text(), str(path)))
+    try:
+        return load_config(base=_read_yaml(read_text(path), str(path)))
+    except ConfigError as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith(str(path)) else f"{path}: {text}") from None
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``, or a one-line ConfigError naming the file and the problem."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason}); "
+                          f"a config is a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+# ---- allowed values: one table, checked before anything is written ---------------------------------
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric key: ``low ≤ v ≤ high`` (``<`` where open), finite, null if ``nullable``."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def allows(self, v: float) -> bool:
+        if not math.isfinite(v):
+            return False
+        if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+            return False
+        return self.high is None or (v < self.high if self.high_open else v <= self.high)
+
+    def describe(self, integer: bool) -> str:
+        kind = "an integer" if integer else "a finite number"
+        fmt = (lambda x: str(int(x))) if integer else (lambda x: f"{x:g}")  # noqa: E731
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"{kind} in {left}{fmt(self.low)}, {fmt(self.high)}{right}"
+        if self.low is not None:
+            return f"{kind} {'>' if self.low_open else '>='} {fmt(self.low)}"
+        return kind
+
+
+_COUNT, _POSITIVE, _NONNEG = Range(1), Range(0, low_open=True), Range(0)
+_BITS, _SEED, _FRACTION = Range(1, 8), Range(0, 2 ** 63 - 1), Range(0, 1, True, True)
+
+#: Every numeric config key and its allowed values (``test_config_limits_cover_every_numeric_key`` keeps
+#: this complete). Finer, key-combination rules (e.g. hidden_size a power of two for hadamard) stay with
+#: the code that builds the task or model; both run before a run folder is created.
+LIMITS: dict[str, Range] = {
+    "seed": _SEED,
+    "task.seq_len": _COUNT, "task.n_symbols": _COUNT, "task.alphabet": Range(2), "task.train_size": _COUNT,
+    "task.val_size": _COUNT, "task.test_size": _COUNT, "task.vocab_size": _COUNT, "task.max_len": _COUNT,
+    "task.val_fraction": _FRACTION,
+    "model.hidden_size": _COUNT, "model.block_size": _COUNT, "model.permute_seed": _SEED,
+    "model.weight_bits": _BITS, "model.input_bits": _BITS, "model.output_bits": _BITS, "model.recurrent_bits": _BITS,
+    "model.bjorck_steps": Range(0, 100), "model.bjorck_beta": Range(0, 1, True, True), "model.projunn_rank": _COUNT,
+    "model.ortho_penalty": _NONNEG, "model.embedding_dim": _COUNT,
+    "train.steps": _COUNT, "train.epochs": _POSITIVE, "train.batch_size": _COUNT, "train.lr": _POSITIVE,
+    "train.recurrent_lr_scale": _NONNEG, "train.bop_gamma": Range(0, 1, low_open=True),
+    "train.bop_threshold": _POSITIVE, "train.bop_max_flip_fraction": Range(0, 1, low_open=True),
+    "train.weight_decay": _NONNEG, "train.lr_gamma": _POSITIVE, "train.lr_step_epochs": _POSITIVE,
+    "train.grad_clip": _POSITIVE, "train.eval_every": _COUNT, "train.eval_batch_size": _COUNT,
+    "train.checkpoint_every": _COUNT, "train.log_every": _COUNT, "train.budget_minutes": _POSITIVE,
+    "train.threads": Range(1, 1024),
+}
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"hidden_size": 8}}`` → ``{"model.hidden_size": 8}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def field_types() -> dict[str, str]:
+    """Dotted key → annotation of its dataclass field, e.g. ``"train.steps": "Optional[int]"``."""
+    types = {}
+    for f in dataclasses.fields(Config):
+        section = f.default_factory if dataclasses.is_dataclass(f.default_factory) else None
+        if section is not None:
+            types.update({f"{f.name}.{g.name}": str(g.type) for g in dataclasses.fields(section)})
+        else:
+            types[f.name] = str(f.type)
+    return types
+
+
+def validate_config(cfg: Config) -> None:
+    """Every key of :data:`LIMITS` within its range (null only for ``Optional`` keys); ConfigError if not."""
+    types = field_types()
+    for key, value in flatten(config_to_dict(cfg)).items():
+        limits = LIMITS.get(key)
+        if limits is None:
+            continue
+        integer, nullable = "int" in types[key], "Optional" in types[key]
+        allowed = limits.describe(integer) + (" or null" if nullable else "")
+        if value is None:
+            if nullable:
+                continue
+            raise ConfigError(f"{key}=null is not allowed; use {allowed}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not limits.allows(value):
+            raise ConfigError(f"{key}={value!r} is not allowed; use {allowed}")
+
+
+#: Keys that may differ between a run's config.yaml and the config stored with its weights: the extending
+#: keys of --resume, and where the data lives or how the run reports (not what was trained or on what).
+FREE_KEYS = frozenset(RESUME_KEYS) | {"description", "task.data_dir", "task.path", "train.progress",
+                                      "train.memory_check"}
+
+
+def config_differences(stored: dict, cfg: Config) -> list[str]:
+    """Keys (outside :data:`FREE_KEYS`) whose value in ``cfg`` differs from the ``stored`` config dict, as
+    ``"key: A in config.yaml, B stored"``; keys an older stored config lacks count as their default."""
+    if not isinstance(stored, dict):
+        return [f"(stored config is {type(stored).__name__}, not a mapping)"]
+    have, defaults = flatten(stored), flatten(config_to_dict(load_config()))
+    out = []
+    for key, value in flatten(config_to_dict(cfg)).items():
+        if key in FREE_KEYS:
+            continue
+        before = have.get(key, defaults.get(key))
+        if before != value:
+            out.append(f"{key}: {value!r} in config.yaml, {before!r} stored")
+    return out

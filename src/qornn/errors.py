@@ -23,3 +23,15 @@ class DataError(QornnError):
 
 class CheckpointError(QornnError):
     """A run folder or checkpoint is missing, incomplete or corrupted."""
+
+
+class DivergedError(QornnError):
+    """Training produced a non-finite loss (the run folder is kept for inspection)."""
+
+
+class OutputError(QornnError):
+    """A destination (file, folder, standard output) cannot be written."""
+
+
+class LockedError(QornnError):
+    """A run folder is in use by another qornn process."""

@@ -19,8 +19,8 @@ into the folder of the same name without the suffix (``docs/results.md`` → ``d
 
 Sizes are those of ``qornn info`` (see :mod:`qornn.size`) without the full-precision
 embedding table of text models, which the CSV lists apart.  Only the run folders'
-``config.yaml``, ``summary.json``, ``metrics.jsonl`` and the header of ``model.safetensors``
-are read, so no data set is needed.
+``config.yaml``, ``summary.json``, ``metrics.jsonl`` and ``model.safetensors`` (checksum and
+stored config verified) are read, so no data set is needed.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from . import run as rundir
 from .checkpoint import atomic_write_text
 from .config import config_to_dict
-from .errors import CheckpointError
+from .errors import CheckpointError, OutputError
 
 #: Config keys that do not make two runs different models.
 IGNORED_KEYS = {("seed",), ("description",), ("task", "data_dir"), ("train", "progress"), ("train", "threads")}
@@ -80,26 +80,16 @@ def find_runs(paths) -> tuple[list[Path], list[Path]]:
     return sorted(done), sorted(unfinished)
 
 
-def _embedding_bits(run_dir: Path) -> int:
-    """32 × entries of a full-precision embedding table, read from the weights file header."""
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(rundir.weights_file(run_dir)), "pt") as f:
-            return sum(32 * math.prod(f.get_slice(k).get_shape()) for k in f.keys() if k.endswith("embedding.weight"))
-    except (CheckpointError, OSError, ValueError):
-        return 0
+def _embedding_bits(tensors: dict) -> int:
+    """32 × entries of a full-precision embedding table among the model tensors."""
+    return sum(32 * t.numel() for k, t in tensors.items() if k.endswith("embedding.weight"))
 
 
 def load_run(path: Path) -> Run:
-    try:
-        summary = json.loads((path / rundir.SUMMARY).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path / rundir.SUMMARY}: unreadable ({exc})") from None
-    if "total_bits" not in summary or "test" not in summary:
-        raise CheckpointError(f"{path / rundir.SUMMARY}: lacks total_bits or test metrics; was it written by qornn?")
-    cfg = config_to_dict(rundir.read_config(path))
-    return Run(path, cfg, summary, rundir.read_metrics(path), _embedding_bits(path))
+    """A finished run: summary and metrics read and checked, weights checksum and stored config verified."""
+    summary = rundir.read_summary(path)
+    cfg, _, tensors = rundir.verified_weights(path)
+    return Run(path, config_to_dict(cfg), summary, rundir.read_metrics(path), _embedding_bits(tensors))
 
 
 def _group_key(cfg: dict) -> str:
@@ -177,14 +167,19 @@ def _fmt_loss(mean: float, std: float | None) -> str:
     return f"{mean:.4g}" + (f" ± {std:.2g}" if std is not None else "")
 
 
+def _numbers(values) -> list[float]:
+    """The finite numbers among ``values`` (a null, e.g. a NaN loss written as null, is left out)."""
+    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
 def rows(groups: list[Group]) -> list[dict]:
     """One dict per group with the numbers of results.csv."""
     out = []
     for g in groups:
         m = g.config["model"]
-        acc = [r.summary["test"]["accuracy"] for r in g.runs if "accuracy" in r.summary["test"]]
-        val_acc = [r.summary["val"]["accuracy"] for r in g.runs if "accuracy" in r.summary.get("val", {})]
-        loss = [r.summary["test"]["loss"] for r in g.runs]
+        acc = _numbers(r.summary["test"].get("accuracy") for r in g.runs)
+        val_acc = _numbers((r.summary.get("val") or {}).get("accuracy") for r in g.runs)
+        loss = _numbers(r.summary["test"]["loss"] for r in g.runs)
         row = {"label": g.label, "task": g.config["task"]["name"], "model": model_name(m),
                "W_bits": recurrent_bits(m), "U_bits": _bits(m.get("input_bits")), "V_bits": _bits(m.get("output_bits")),
                "size_kbit": g.runs[0].kbits, "embedding_kbit": g.runs[0].embedding_bits / 1000.0,
@@ -194,7 +189,7 @@ def rows(groups: list[Group]) -> list[dict]:
         row["steps_mean"] = statistics.fmean(r.summary["steps"] for r in g.runs)
         row["total_steps"] = g.runs[0].summary.get("total_steps")
         row["stopped_early"] = any(r.summary.get("stopped_early") for r in g.runs)
-        row["runtime_s_mean"] = statistics.fmean(r.summary.get("runtime_s", math.nan) for r in g.runs)
+        row["runtime_s_mean"] = statistics.fmean(_numbers(r.summary.get("runtime_s") for r in g.runs) or [math.nan])
         row["runs"] = " ".join(str(r.path) for r in g.runs)
         row["commands"] = list(dict.fromkeys(c for r in g.runs for c in r.summary.get("commands", [])))
         out.append(row)
@@ -288,7 +283,8 @@ def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
     for ax, (task, members) in zip(axes.flat, tasks.items()):
         use_acc = all("accuracy" in r.summary["test"] for _, g in members for r in g.runs)
         for i, g in members:
-            values = [r.summary["test"]["accuracy"] * 100 if use_acc else r.summary["test"]["loss"] for r in g.runs]
+            values = [v * 100 if use_acc else v for v in
+                      _numbers(r.summary["test"].get("accuracy" if use_acc else "loss") for r in g.runs)]
             mean, std = mean_std(values)
             ax.errorbar([g.runs[0].kbits], [mean], yerr=[std] if std is not None else None,
                         marker=MARKERS[i % len(MARKERS)], color=colors[i % len(colors)], markersize=9,
@@ -327,8 +323,8 @@ def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
             color = colors[i % len(colors)]
             for k, r in enumerate(g.runs):
                 label = g.label if k == 0 else None
-                train = [m for m in r.metrics if m.get("split") == "train"]
-                val = [m for m in r.metrics if m.get("split") == "val"]
+                train = [m for m in r.metrics if m["split"] == "train" and _numbers([m.get("loss")])]
+                val = [m for m in r.metrics if m["split"] == "val" and _numbers([m.get("loss")])]
                 ax_loss.plot([m["step"] for m in train], [m["loss"] for m in train], color=color, lw=1,
                              alpha=0.8, label=label)
                 key = "accuracy" if use_acc else "loss"
@@ -399,18 +395,24 @@ def write_report(paths, out: str | Path) -> dict:
     table = rows(groups)
     out = Path(out)
     page, folder = (out, out.with_suffix("")) if out.suffix == ".md" else (out / "results.md", out)
-    folder.mkdir(parents=True, exist_ok=True)
-    plots = {"size_vs_accuracy": plot_size_vs_accuracy(groups, folder / "size_vs_accuracy.png"),
-             "training_curves": plot_training_curves(groups, folder / "training_curves.png")}
-    names = list(FILES)
-    if any("sign_flips" in m for g in groups for r in g.runs for m in r.metrics):
-        plots["sign_flips"] = plot_sign_flips(groups, folder / "sign_flips.png")
-        names.append("sign_flips.png")
-    text = markdown(table, unfinished)
-    if page.parent != folder:  # a page beside its figure folder links the figures
-        rel = folder.name
-        text += "\n" + "".join(f"![{n[:-4]}]({rel}/{n})\n" for n in names if n.endswith(".png"))
-    atomic_write_text(page, text)
-    atomic_write_text(folder / "results.csv", to_csv(table))
+    for target in (page.parent, folder):
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"--out {target} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        plots = {"size_vs_accuracy": plot_size_vs_accuracy(groups, folder / "size_vs_accuracy.png"),
+                 "training_curves": plot_training_curves(groups, folder / "training_curves.png")}
+        names = list(FILES)
+        if any("sign_flips" in m for g in groups for r in g.runs for m in r.metrics):
+            plots["sign_flips"] = plot_sign_flips(groups, folder / "sign_flips.png")
+            names.append("sign_flips.png")
+        text = markdown(table, unfinished)
+        if page.parent != folder:  # a page beside its figure folder links the figures
+            rel = folder.name
+            text += "\n" + "".join(f"![{n[:-4]}]({rel}/{n})\n" for n in names if n.endswith(".png"))
+        atomic_write_text(page, text)
+        atomic_write_text(folder / "results.csv", to_csv(table))
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
     files = [str(page)] + [str(folder / n) for n in names if n != "results.md"]
     return {"files": files, "rows": table, "unfinished": [str(p) for p in unfinished], "plots": plots}

@@ -11,6 +11,7 @@ Layout written by ``qornn train --out DIR``::
     DIR/summary.json                final metrics, size and runtime
     DIR/.qornn-run                  marker written when qornn creates the folder (JSON: format, run id);
                                     only folders that carry it may be replaced by ``--overwrite``
+    DIR/.qornn-lock                 held (flock) by the process writing the run (:mod:`qornn.lock`)
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import atomic_write_text, load_model
+from .checkpoint import atomic_write_text, check_stored_config, load_model_tensors, read_tensors
 from .config import Config, from_yaml_file
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, OutputError, QornnError
+from .jsonio import check_keys, loads
+from .lock import RunLock, ensure_unlocked
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -59,47 +62,97 @@ def weights_file(run_dir: Path) -> Path:
     raise CheckpointError(f"{run_dir} has no {MODEL} and no {LAST}; the run saved no weights yet")
 
 
+def verified_weights(run_dir: Path, cfg: Config | None = None) -> tuple[Config, Path, dict]:
+    """(config, weights file, its tensors) of a run, checksum and stored config verified."""
+    cfg = read_config(run_dir) if cfg is None else cfg
+    path = weights_file(run_dir)
+    tensors, meta = read_tensors(path)
+    check_stored_config(meta, cfg, path, Path(run_dir) / CONFIG)
+    return cfg, path, tensors
+
+
 def load_trained(run_dir: Path, data_dir: str | None = None):
-    """(cfg, task, model) of a run folder, the model in eval mode with its saved weights."""
+    """(cfg, task, model) of a run folder, the model in eval mode with its saved (verified) weights."""
     from .model import build_model
     from .tasks import build_task
 
-    cfg = read_config(run_dir)
+    cfg, path, tensors = verified_weights(run_dir)
     if data_dir is not None:
         cfg.task.data_dir = data_dir
     task = build_task(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, task.info)
-    load_model(weights_file(run_dir), model)
+    load_model_tensors(model, tensors, path)
     model.eval()
     return cfg, task, model
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
+#: Keys and JSON types every metrics.jsonl line has.
+METRIC_KEYS = {"step": int, "split": str}
+
+
+def _metric_lines(run_dir: Path) -> list[tuple[str, dict]]:
+    """(raw line, parsed object) of each line of metrics.jsonl; a last line cut by a kill is skipped."""
     path = Path(run_dir) / METRICS
     if not path.is_file():
         return []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    lines = text.split("\n")
     rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill; everything before it is intact
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = loads(line)
+        except (ValueError, RecursionError):
+            if number == len(lines):  # no newline after it: a write cut by a kill
+                continue
+            raise CheckpointError(f"{path}:{number}: not valid JSON") from None
+        if not isinstance(row, dict):
+            raise CheckpointError(f"{path}:{number}: expected a JSON object, found {type(row).__name__}")
+        check_keys(row, METRIC_KEYS, f"{path}:{number}")
+        rows.append((line, row))
     return rows
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The metric records of a run (each with ``step`` and ``split``); CheckpointError on a malformed file."""
+    return [row for _, row in _metric_lines(run_dir)]
 
 
 def truncate_metrics(run_dir: Path, last_step: int, log_every: int | None = None) -> None:
     """Keep the metric lines up to ``last_step`` that an uninterrupted longer run also has (used when resuming):
-    no final lines, and no training line that only the end of a shorter run wrote (off the ``log_every`` grid)."""
+    no final lines, and no training line that only the end of a shorter run wrote (off the ``log_every`` grid).
+    Kept lines are copied byte for byte."""
     def kept(r: dict) -> bool:
-        if r.get("step", 0) > last_step or r.get("final"):
+        if r["step"] > last_step or r.get("final"):
             return False
-        return not (log_every and r.get("split") == "train" and r["step"] % log_every)
+        return not (log_every and r["split"] == "train" and r["step"] % log_every)
 
-    rows = [r for r in read_metrics(run_dir) if kept(r)]
-    atomic_write_text(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    lines = [line for line, r in _metric_lines(run_dir) if kept(r)]
+    atomic_write_text(Path(run_dir) / METRICS, "".join(line + "\n" for line in lines))
+
+
+#: Keys and JSON types of summary.json that readers rely on.
+SUMMARY_KEYS = {"steps": int, "test": dict, "total_bits": int}
+
+
+def read_summary(run_dir: Path) -> dict:
+    """summary.json of a finished run, with its main keys checked; CheckpointError naming the file if not."""
+    from .jsonio import read_object
+
+    path = Path(run_dir) / SUMMARY
+    summary = read_object(path, SUMMARY_KEYS)
+    check_keys(summary["test"], {"loss": (int, float, type(None))}, f"{path} (test)")
+    commands = summary.get("commands", [])
+    if not (isinstance(commands, list) and all(isinstance(c, str) for c in commands)):
+        raise CheckpointError(f"{path}: key 'commands' is not a list of command lines")
+    return summary
 
 
 # ---- creating and replacing run folders ------------------------------------------------------------
@@ -145,6 +198,7 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         reason = _refuse_to_delete(out)
         if reason:
             raise ConfigError(f"--overwrite refuses to delete {out}: {reason}; nothing was deleted")
+        ensure_unlocked(out)
     elif out.is_symlink():
         raise ConfigError(f"--out {out} is a symbolic link; give the real folder")
 
@@ -161,17 +215,17 @@ def _remove_stale_siblings(out: Path) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def create_run_dir(out: Path, overwrite: bool, files: dict[str, str]) -> None:
-    """Create the run folder ``out`` holding the marker and ``files`` (name -> text), replacing it if allowed.
+def create_run_dir(out: Path, overwrite: bool, files: dict[str, str]) -> RunLock:
+    """Create the run folder ``out`` holding the marker and ``files`` (name -> text), replacing it if allowed;
+    returns the folder's lock, held (release it when the run is written).
 
-    The new folder is assembled beside ``out`` and renamed into place; a run being replaced is first
-    renamed aside and deleted only once the new folder is in place, so a failure before the swap leaves
-    it intact.
+    The new folder is assembled (and locked) beside ``out`` and renamed into place; a run being replaced
+    is first locked and renamed aside, and deleted only once the new folder is in place, so a failure
+    before the swap leaves it intact.
     """
-    from .checkpoint import atomic_write_text
-
     out = Path(out)
     check_out_dir(out, overwrite)
+    old, lock, staging = None, None, None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_siblings(out)
@@ -180,11 +234,12 @@ def create_run_dir(out: Path, overwrite: bool, files: dict[str, str]) -> None:
         atomic_write_text(staging / MARKER, marker_text())
         for name, text in files.items():
             atomic_write_text(staging / name, text)
-        old = None
+        lock = RunLock(staging).acquire()  # the lock file moves with the folder
         if out.exists():
             if any(out.iterdir()):
-                old = _sibling(out, "old")
-                os.replace(out, old)
+                with RunLock(out):  # LockedError while another process writes the old run
+                    old = _sibling(out, "old")
+                    os.replace(out, old)
             else:
                 out.rmdir()
         try:
@@ -192,9 +247,21 @@ def create_run_dir(out: Path, overwrite: bool, files: dict[str, str]) -> None:
         except OSError:
             if old is not None:  # put the old run back where it was
                 os.replace(old, out)
-            shutil.rmtree(staging, ignore_errors=True)
             raise
-    except OSError as exc:
-        raise ConfigError(f"cannot create run folder {out}: {exc.strerror or exc}") from None
+    except (OSError, QornnError) as exc:
+        if lock is not None:
+            lock.release()
+        if staging is not None and staging.is_dir() and has_marker(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, QornnError):
+            raise
+        raise OutputError(f"cannot create run folder {out}: {exc.strerror or exc}") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    lock.folder = out
+    return lock
+
+
+def lock_run(run_dir: Path) -> RunLock:
+    """The held lock of an existing run folder (LockedError if another process writes it)."""
+    return RunLock(require_run(run_dir)).acquire()

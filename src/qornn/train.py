@@ -9,7 +9,7 @@ last checkpoint and gives exactly the results of an uninterrupted run.
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -18,10 +18,13 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from . import jsonio
 from . import run as rundir
-from .checkpoint import atomic_write_text, load_checkpoint, load_model, save_checkpoint, save_model
-from .config import Config, config_to_dict, resume_config, to_yaml
-from .errors import CheckpointError, ConfigError
+from .checkpoint import (atomic_write_text, check_stored_config, load_checkpoint, load_model, remove_temporaries,
+                         save_checkpoint, save_model)
+from .config import Config, config_to_dict, resume_config, to_yaml, validate_config
+from .errors import CheckpointError, ConfigError, DivergedError
+from .memory import check_memory
 from .model import OrthoRNN, build_model
 from .recurrent import after_optimizer_step
 from .signs import SignRule, sign_latents
@@ -108,15 +111,6 @@ def total_steps_of(tcfg, steps_per_epoch: int) -> int:
     raise ConfigError("set train.steps or train.epochs (a positive number)")
 
 
-def check_train_config(tcfg) -> None:
-    for key in ("batch_size", "eval_every", "checkpoint_every", "log_every"):
-        value = getattr(tcfg, key)
-        if value < 1:
-            raise ConfigError(f"train.{key}={value} is not allowed; use a positive integer")
-    if tcfg.grad_clip is not None and tcfg.grad_clip <= 0:
-        raise ConfigError(f"train.grad_clip={tcfg.grad_clip} is not allowed; use a positive number or null")
-
-
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int) -> dict:
     """Mean loss (and accuracy where defined) over a whole split."""
@@ -160,7 +154,7 @@ class MetricsLog:
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(jsonio.dumps(record) + "\n")  # NaN / inf → null (JSON has neither)
             f.flush()
 
 
@@ -175,17 +169,23 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     its time budget stopped.  ``on_step(step, loss)`` is called after each optimizer step (tests
     use it to simulate a kill).  ``command``: the command line, kept in the checkpoint and summary
     (``commands``: every invocation that trained this run).  Returns the summary dict (also summary.json).
+    The run folder is locked (:mod:`qornn.lock`) while this runs.
     """
-    out = Path(out_dir)
+    with contextlib.ExitStack() as locks:
+        return _train(cfg, Path(out_dir), resume, overwrite, on_step, quiet, extend, command, locks)
+
+
+def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, locks: contextlib.ExitStack) -> dict:
     if resume:
+        locks.enter_context(rundir.lock_run(out))  # a second writer of this folder stops here
         cfg = rundir.read_config(out)  # the run's own config wins
         if not (out / rundir.LAST).is_file():
             raise CheckpointError(f"{out} has no checkpoint to resume from ({rundir.LAST} is missing)")
         cfg = resume_config(cfg, extend)
     else:
         rundir.check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
+    validate_config(cfg)
     tcfg = cfg.train
-    check_train_config(tcfg)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
 
@@ -199,14 +199,21 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     optimizer = make_optimizer(tcfg, model, exclude=tuple(signs.latents) if signs.latent_free else ())
     scheduler = make_scheduler(tcfg, optimizer, total, per_epoch)
     eval_bs = tcfg.eval_batch_size or tcfg.batch_size
+    check_memory(cfg, task, model)
     if not resume:
-        rundir.create_run_dir(out, overwrite, {rundir.CONFIG: to_yaml(cfg)})
+        locks.enter_context(rundir.create_run_dir(out, overwrite, {rundir.CONFIG: to_yaml(cfg)}))
 
     step, elapsed_before, commands = 0, 0.0, []
     best = {"score": None, "step": None}  # best validation score so far (train.keep_best)
+    running, seen = 0.0, 0  # sum and count of training losses since the last log line
     if resume:
-        state = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
+        for folder in (out, out / rundir.LAST.parent):
+            remove_temporaries(folder)  # left by a write that a kill interrupted
+        state = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler,
+                                check=lambda meta: check_stored_config(meta, cfg, out / rundir.LAST,
+                                                                       out / rundir.CONFIG))
         step = int(state["step"])
+        running, seen = float(state["extra"].get("train_loss_sum", 0.0)), int(state["extra"].get("train_loss_count", 0))
         elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
         commands = list(state["extra"].get("commands", []))
         best = {"score": state["extra"].get("best_score"), "step": state["extra"].get("best_step")}
@@ -214,9 +221,10 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
                               state["extra"].get("sign_rule", {}))
         finished = finished_message(out, step, total, elapsed_before, tcfg)
         if finished:  # nothing to train: change nothing
+            summary = rundir.read_summary(out)
             if not quiet:
                 print(finished)
-            return json.loads((out / rundir.SUMMARY).read_text())
+            return summary
         if extend:
             atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
         rundir.truncate_metrics(out, step, tcfg.log_every)
@@ -229,8 +237,9 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         sign_tensors, sign_scalars = signs.state_dict()
         save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at,
                         {"elapsed_s": elapsed, "best_score": best["score"], "best_step": best["step"],
-                         "sign_rule": sign_scalars, "commands": commands},
-                        state={f"signs/{k}": v for k, v in sign_tensors.items()})
+                         "sign_rule": sign_scalars, "commands": commands, "train_loss_sum": running,
+                         "train_loss_count": seen},
+                        state={f"signs/{k}": v for k, v in sign_tensors.items()}, config=config_to_dict(cfg))
 
     def validate(at: int) -> dict:
         """Evaluate on val; with train.keep_best, keep the weights of the best score so far."""
@@ -252,7 +261,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     model.train()
     bar = tqdm(total=total, initial=step, disable=None if (tcfg.progress and not quiet) else True,
                desc="train", unit="step", dynamic_ncols=True)
-    running, seen, window_start = 0.0, 0, time.perf_counter()
+    window_start = time.perf_counter()
     while step < total:
         x, y = task.train_batch(step, tcfg.batch_size)
         loss = task.loss(model(x), y)
@@ -269,8 +278,10 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         step += 1
         loss_value = loss.item()
         if not math.isfinite(loss_value):
-            raise ConfigError(f"training diverged at step {step} (loss={loss_value}); lower train.lr "
-                              f"(now {tcfg.lr}) or set train.grad_clip")
+            log.write({"step": step, "split": "train", "loss": loss_value, "diverged": True, "time_s": elapsed()})
+            raise DivergedError(f"training diverged at step {step} (loss={loss_value}); lower train.lr (now "
+                                f"{tcfg.lr}) or set train.grad_clip; {out} is kept for inspection, the same command "
+                                f"with --overwrite replaces it")
         running, seen = running + loss_value, seen + 1
         bar.update(1)
         if on_step is not None:
@@ -281,7 +292,8 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
             log.write({"step": step, "split": "train", "loss": running / seen,
                        "lr": optimizer.param_groups[0]["lr"], "samples_per_s": rate, "time_s": elapsed()})
             bar.set_postfix(loss=f"{running / seen:.4g}", samples_s=f"{rate:.0f}")
-            running, seen, window_start = 0.0, 0, time.perf_counter()
+            if step % tcfg.log_every == 0:  # an off-grid last line keeps the sums: a longer run continues them
+                running, seen, window_start = 0.0, 0, time.perf_counter()
         if step % tcfg.eval_every == 0 and step < total:
             log.write({"step": step, **validate(step), "time_s": elapsed()})
         if step % tcfg.checkpoint_every == 0 and step < total:
@@ -313,7 +325,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
                "description": cfg.description, "seed": cfg.seed,
                "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"],
                "commands": commands}
-    atomic_write_text(out / rundir.SUMMARY, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / rundir.SUMMARY, jsonio.dumps(summary, indent=2) + "\n")
     t = final["test"]
     line = f"test loss {t['loss']:.6g}"
     if "baseline" in t:

@@ -1,8 +1,9 @@
 """Helpers shared by several commands."""
 from __future__ import annotations
 
-import json
 import sys
+
+from ..jsonio import dumps
 
 
 def add_set_argument(parser) -> None:
@@ -11,5 +12,5 @@ def add_set_argument(parser) -> None:
 
 
 def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    """Strict JSON on stdout: a NaN or infinite number is printed as null and listed under "non_finite"."""
+    sys.stdout.write(dumps(obj, indent=2) + "\n")

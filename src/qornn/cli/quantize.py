@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -102,11 +101,8 @@ def ptq_model(model, cfg_model, info, seed: int = 0):
 
 def run(args) -> int:
     from .. import run as rundir
-    from ..checkpoint import atomic_write_text, save_model
-    from ..config import config_to_dict, to_yaml
+    from ..config import to_yaml
     from ..run import load_trained
-    from ..size import model_size
-    from ..train import evaluate
 
     if args.recurrent_bits is None and args.input_bits is None and args.output_bits is None:
         raise ConfigError("give at least one of --recurrent-bits, --input-bits, --output-bits")
@@ -135,15 +131,34 @@ def run(args) -> int:
     except ConfigError as exc:
         raise ConfigError(f"cannot quantize {src}: {exc}") from None
 
-    start = time.perf_counter()
-    rundir.create_run_dir(out, args.overwrite, {rundir.CONFIG: to_yaml(new_cfg)})
-    source_summary = {}
-    if (src / rundir.SUMMARY).is_file():
-        try:
-            source_summary = json.loads((src / rundir.SUMMARY).read_text())
-        except json.JSONDecodeError:
-            source_summary = {}
+    source_summary = rundir.read_summary(src) if (src / rundir.SUMMARY).is_file() else {}
     step = int(source_summary.get("steps", 0))
+    start = time.perf_counter()
+    with rundir.create_run_dir(out, args.overwrite, {rundir.CONFIG: to_yaml(new_cfg)}):
+        summary = _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, source_summary, start)
+    if not args.quiet:
+        line = f"PTQ ({label}): {summary['total_bits']} bits"
+        if "test" in summary:
+            test = summary["test"]
+            line += f", test loss {test['loss']:.6g}"
+            if "accuracy" in test:
+                line += f", accuracy {100 * test['accuracy']:.2f}%"
+        before = (source_summary.get("test") or {}).get("loss")
+        if before is not None:
+            line += f" (before: test loss {before:.6g}, {source_summary.get('total_bits')} bits)"
+        print(f"{line}  [run folder {out}]")
+    return 0
+
+
+def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, source_summary, start) -> dict:
+    """model.safetensors, metrics.jsonl and summary.json of the PTQ run folder ``out``; returns the summary."""
+    from .. import run as rundir
+    from ..checkpoint import atomic_write_text, save_model
+    from ..config import config_to_dict
+    from ..jsonio import dumps
+    from ..size import model_size
+    from ..train import evaluate
+
     save_model(out / rundir.MODEL, new, {"step": step, "config": config_to_dict(new_cfg), "ptq_from": str(src)})
     final = {}
     if not args.no_eval:
@@ -151,7 +166,7 @@ def run(args) -> int:
         lines = []
         for split in ("val", "test"):
             final[split] = evaluate(new, task, split, bs)
-            lines.append(json.dumps({"step": step, **final[split], "time_s": 0.0, "final": True, "ptq": True}))
+            lines.append(dumps({"step": step, **final[split], "time_s": 0.0, "final": True, "ptq": True}))
         atomic_write_text(out / rundir.METRICS, "".join(line + "\n" for line in lines))
     else:
         atomic_write_text(out / rundir.METRICS, "")
@@ -162,15 +177,5 @@ def run(args) -> int:
                "total_bits": model_size(new)["total_bits"],
                "ptq": {"source": str(src), **changes, "source_test": source_summary.get("test"),
                        "source_total_bits": source_summary.get("total_bits")}}
-    atomic_write_text(out / rundir.SUMMARY, json.dumps(summary, indent=2) + "\n")
-    if not args.quiet:
-        line = f"PTQ ({label}): {summary['total_bits']} bits"
-        if "test" in final:
-            line += f", test loss {final['test']['loss']:.6g}"
-            if "accuracy" in final["test"]:
-                line += f", accuracy {100 * final['test']['accuracy']:.2f}%"
-        if source_summary.get("test"):
-            before = source_summary["test"]["loss"]
-            line += f" (before: test loss {before:.6g}, {source_summary.get('total_bits')} bits)"
-        print(f"{line}  [run folder {out}]")
-    return 0
+    atomic_write_text(out / rundir.SUMMARY, dumps(summary, indent=2) + "\n")
+    return summary

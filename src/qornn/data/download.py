@@ -3,11 +3,13 @@ except through ``file://`` URLs).
 
 * ``mnist``: the four IDX files, from torchvision's mirror and then Yann LeCun's site,
   each checked against its known MD5 and written to ``MNIST/raw/`` (gzipped and plain).
-* ``imdb``: ``aclImdb_v1.tar.gz`` from Stanford (84 MB), unpacked to ``aclImdb/``
-  (only the ``{train,test}/{neg,pos}`` reviews).
+* ``imdb``: ``aclImdb_v1.tar.gz`` from Stanford (84,125,825 bytes), checked against its
+  published SHA-256 (:data:`IMDB_SHA256`) before it is unpacked to ``aclImdb/`` (only the
+  ``{train,test}/{neg,pos}`` reviews).
 
-Files are written under a temporary name and renamed, so an interrupted download leaves
-nothing half-written.
+Every download is checked against a known digest; a mismatch deletes the file and stops
+with one line.  Files are written under a temporary name and renamed, so an interrupted
+download leaves nothing half-written.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ MNIST_MD5 = {
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+#: SHA-256 of aclImdb_v1.tar.gz as published by several dataset registries (its MD5 is
+#: 7c2ac02c03563afcf9b574c7e56c153a).
+IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 
 
 def _fetch(url: str, dest: Path, timeout: float = 60.0) -> None:
@@ -45,12 +50,17 @@ def _fetch(url: str, dest: Path, timeout: float = 60.0) -> None:
     os.replace(tmp, dest)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    return file_digest(path, "md5")
 
 
 def download_mnist(root: Path, mirrors: Sequence[str] = MNIST_MIRRORS, md5: dict[str, str] | None = None,
@@ -84,7 +94,8 @@ def download_mnist(root: Path, mirrors: Sequence[str] = MNIST_MIRRORS, md5: dict
     return raw
 
 
-def download_imdb(root: Path, url: str = IMDB_URL, log: Callable[[str], None] = print) -> Path:
+def download_imdb(root: Path, url: str = IMDB_URL, log: Callable[[str], None] = print,
+                  sha256: str = IMDB_SHA256) -> Path:
     """Fill ``root/aclImdb/{train,test}/{neg,pos}``; returns ``root/aclImdb``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -94,6 +105,10 @@ def download_imdb(root: Path, url: str = IMDB_URL, log: Callable[[str], None] = 
             _fetch(url, archive, timeout=120.0)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise DataError(f"could not download {url} ({getattr(exc, 'reason', exc)}); are you online?") from None
+        got = file_digest(archive, "sha256")
+        if got != sha256:
+            raise DataError(f"{url}: SHA-256 {got[:16]}... does not match the published {sha256[:16]}...; the "
+                            f"download is damaged or not the IMDB archive, nothing was written")
         staging = Path(tmpdir) / "out"
         try:
             with tarfile.open(archive) as tar:

@@ -9,14 +9,12 @@ GLUE's test files carry no labels, so only train and dev are read.
 """
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .imdb import read_labelled_csv
+from .imdb import read_labelled_csv, read_table
 from .paths import missing
 
 
@@ -28,21 +26,22 @@ def load_sst2(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 def _read_qqp(path: Path) -> tuple[list[str], np.ndarray]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        need = ("question1", "question2", "is_duplicate")
-        if not all(c in (reader.fieldnames or []) for c in need):
-            raise DataError(f"{path}: header {reader.fieldnames} lacks one of the columns {', '.join(need)}")
-        texts, labels = [], []
-        for i, row in enumerate(reader, start=2):
-            if row["is_duplicate"] is None:
-                continue  # GLUE's QQP has a few broken lines; skip them as GLUE's own loader does
-            lab = row["is_duplicate"].strip()
-            if lab not in ("0", "1"):
-                raise DataError(f"{path}:{i}: is_duplicate {lab!r} is not allowed; use 0 or 1")
-            texts.append(f"{row['question1']} [SEP] [SEP] {row['question2']}")
-            labels.append(int(lab))
+    return read_table(path, "\t", _qqp_rows)
+
+
+def _qqp_rows(reader, path: Path) -> tuple[list[str], np.ndarray]:
+    need = ("question1", "question2", "is_duplicate")
+    if not all(c in (reader.fieldnames or []) for c in need):
+        raise DataError(f"{path}: header {reader.fieldnames} lacks one of the columns {', '.join(need)}")
+    texts, labels = [], []
+    for i, row in enumerate(reader, start=2):
+        if row["is_duplicate"] is None:
+            continue  # GLUE's QQP has a few broken lines; skip them as GLUE's own loader does
+        lab = row["is_duplicate"].strip()
+        if lab not in ("0", "1"):
+            raise DataError(f"{path}:{i}: is_duplicate {lab!r} is not allowed; use 0 or 1")
+        texts.append(f"{row['question1']} [SEP] [SEP] {row['question2']}")
+        labels.append(int(lab))
     if not texts:
         raise DataError(f"{path}: no data rows")
     return texts, np.asarray(labels, dtype=np.int64)

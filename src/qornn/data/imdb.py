@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -32,32 +33,42 @@ def _label(value: str, where: str) -> int:
     return LABELS[key]
 
 
-def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "label",
-                      delimiter: str = ",") -> tuple[list[str], np.ndarray]:
-    """(texts, labels) of a CSV/TSV file with a header naming ``text_col`` and ``label_col``."""
+def read_table(path: Path, delimiter: str, parse: Callable):
+    """``parse(reader, path)`` for a ``csv.DictReader`` over a UTF-8 CSV (``,``) or TSV (tab, no quoting) file;
+    bad bytes, CSV syntax errors and unreadable files become one-line DataErrors naming the file."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
         with open(path, newline="", encoding="utf-8") as f:
             quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-            reader = csv.DictReader(f, delimiter=delimiter, quoting=quoting)
-            fields = reader.fieldnames or []
-            for col in (text_col, label_col):
-                if col not in fields:
-                    raise DataError(f"{path}: no {col!r} column in the header {fields}; "
-                                    f"expected columns {text_col},{label_col}")
-            texts, labels = [], []
-            for i, row in enumerate(reader, start=2):
-                if row[text_col] is None or row[label_col] is None:
-                    raise DataError(f"{path}:{i}: row has fewer columns than the header")
-                texts.append(row[text_col])
-                labels.append(_label(row[label_col], f"{path}:{i}"))
+            return parse(csv.DictReader(f, delimiter=delimiter, quoting=quoting), path)
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    if not texts:
-        raise DataError(f"{path}: no data rows")
-    return texts, np.asarray(labels, dtype=np.int64)
+        raise DataError(f"{path}: malformed {'TSV' if delimiter == chr(9) else 'CSV'} ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "label",
+                      delimiter: str = ",") -> tuple[list[str], np.ndarray]:
+    """(texts, labels) of a CSV/TSV file with a header naming ``text_col`` and ``label_col``."""
+    def parse(reader, path):
+        fields = reader.fieldnames or []
+        for col in (text_col, label_col):
+            if col not in fields:
+                raise DataError(f"{path}: no {col!r} column in the header {fields}; "
+                                f"expected columns {text_col},{label_col}")
+        texts, labels = [], []
+        for i, row in enumerate(reader, start=2):
+            if row[text_col] is None or row[label_col] is None:
+                raise DataError(f"{path}:{i}: row has fewer columns than the header")
+            texts.append(row[text_col])
+            labels.append(_label(row[label_col], f"{path}:{i}"))
+        if not texts:
+            raise DataError(f"{path}: no data rows")
+        return texts, np.asarray(labels, dtype=np.int64)
+
+    return read_table(path, delimiter, parse)
 
 
 def read_aclimdb(folder: Path, split: str) -> tuple[list[str], np.ndarray]:
@@ -67,7 +78,10 @@ def read_aclimdb(folder: Path, split: str) -> tuple[list[str], np.ndarray]:
         if not d.is_dir():
             raise DataError(f"{d}: folder missing; the aclImdb layout needs {split}/neg and {split}/pos")
         for f in sorted(d.glob("*.txt")):
-            texts.append(f.read_text(encoding="utf-8", errors="replace"))
+            try:
+                texts.append(f.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                raise DataError(f"{f}: cannot read ({exc.strerror or exc})") from None
             labels.append(label)
     if not texts:
         raise DataError(f"{folder / split}: no review files (*.txt) in neg/ or pos/")

@@ -15,6 +15,7 @@ and ``{train,test}/y_{split}.txt`` holds activity codes 1..6, read as classes 0.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,9 @@ def _array(z, key: str, path: Path) -> np.ndarray:
             raise DataError(f"{path}: {key} holds sequences of different lengths (an object array); "
                             f"pad them to one length T and save a (N, T, F) number array") from None
         raise DataError(f"{path}: cannot read {key} ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # e.g. "Bad CRC-32": damaged file
+        raise DataError(f"{path}: array {key} is damaged ({str(exc).splitlines()[0][:120] or type(exc).__name__}); "
+                        f"the .npz file is corrupted") from None
 
 
 def _check_split(path: Path, X: np.ndarray, y: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -99,9 +103,16 @@ def _load_txt(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: file missing from the UCI HAR Dataset layout")
     try:
-        return np.loadtxt(path, dtype=np.float32, ndmin=2)
+        table = np.loadtxt(path, dtype=np.float32, ndmin=2, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except ValueError as exc:
-        raise DataError(f"{path}: not a whitespace-separated number table ({exc})") from None
+        raise DataError(f"{path}: not a whitespace-separated number table ({str(exc).splitlines()[0][:120]})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not np.isfinite(table).all():
+        raise DataError(f"{path}: contains NaN or infinite values")
+    return table
 
 
 def load_uci_har(folder: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:

@@ -23,12 +23,17 @@ from ..data import data_dir, encode_corpus
 from ..data.glue import load_qqp, load_sst2
 from ..data.imdb import load_imdb
 from ..data.mnist import train_val_split
+from ..errors import DataError
 from .base import ArrayTask, TaskInfo
 
 TEST_SPLIT_SEED = 5544
 
 
 def _text_task(name, cfg, train, others, default_len, fit_length):
+    classes = np.unique(train[1])
+    if len(classes) < 2:
+        raise DataError(f"{name}: every training text has label {int(classes[0]) if len(classes) else '-'}; "
+                        f"binary classification needs both labels 0 and 1 in the training split")
     vocab_size = cfg.task.vocab_size or 10_000
     max_len = cfg.task.max_len or default_len
     texts = {k: v[0] for k, v in others.items()}
