@@ -121,6 +121,8 @@ class TrainConfig:
     progress: bool = True
     #: torch intra-op threads (null = leave torch's default).
     threads: Optional[int] = None
+    #: Also write every metrics.jsonl record as scalars to RUN/tensorboard/ (needs the tensorboard package).
+    tensorboard: bool = False
 
 
 @dataclass
@@ -194,7 +196,7 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
 
 #: Keys that ``qornn train --resume DIR --set ...`` may change: they leave the model and the data unchanged.
 RESUME_KEYS = ("train.budget_minutes", "train.steps", "train.epochs", "train.eval_every", "train.checkpoint_every",
-               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size")
+               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size", "train.tensorboard")
 
 
 def resume_config(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:

@@ -115,6 +115,10 @@ def check_train_config(tcfg) -> None:
             raise ConfigError(f"train.{key}={value} is not allowed; use a positive integer")
     if tcfg.grad_clip is not None and tcfg.grad_clip <= 0:
         raise ConfigError(f"train.grad_clip={tcfg.grad_clip} is not allowed; use a positive number or null")
+    if tcfg.tensorboard:
+        from .tensorboard_log import require_tensorboard
+
+        require_tensorboard()
 
 
 @torch.no_grad()
@@ -153,28 +157,42 @@ def regularization(model: torch.nn.Module) -> torch.Tensor | float:
 
 
 class MetricsLog:
-    """Appends one JSON object per line to metrics.jsonl."""
+    """Appends one JSON object per line to metrics.jsonl (with ``tensorboard``, also to RUN/tensorboard/)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, tensorboard: bool = False, first_step: int | None = None):
         self.path = path
+        self.board = None
+        if tensorboard:
+            from .tensorboard_log import FOLDER, TensorBoardLog
+
+            self.board = TensorBoardLog(path.parent / FOLDER, first_step)
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
+        if self.board is not None:
+            self.board.write(record)
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
 
 
 # ---- the loop ---------------------------------------------------------------------------------
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
           on_step: Callable[[int, float], None] | None = None, quiet: bool = False,
-          extend: list[str] | tuple[str, ...] = (), command: str | None = None) -> dict:
+          extend: list[str] | tuple[str, ...] = (), command: str | None = None,
+          on_eval: Callable[[int, dict], None] | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
 
     ``extend`` (with ``resume``): ``key=value`` changes that leave model and data unchanged
     (``train.budget_minutes``, ``train.steps``, ``train.epochs``, ...), e.g. to continue a run that
     its time budget stopped.  ``on_step(step, loss)`` is called after each optimizer step (tests
-    use it to simulate a kill).  ``command``: the command line, kept in the checkpoint and summary
-    (``commands``: every invocation that trained this run).  Returns the summary dict (also summary.json).
+    use it to simulate a kill); ``on_eval(step, val_metrics)`` after each periodic validation (a
+    sweep reports it to its pruner, which may stop the run by raising).  ``command``: the command
+    line, kept in the checkpoint and summary (``commands``: every invocation that trained this run).
+    Returns the summary dict (also summary.json).
     """
     out = Path(out_dir)
     if resume:
@@ -222,7 +240,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     if command:
         commands.append(command)
         rundir.truncate_metrics(out, step, tcfg.log_every)
-    log = MetricsLog(out / rundir.METRICS)
+    log = MetricsLog(out / rundir.METRICS, tcfg.tensorboard, step + 1 if resume else None)
     log_fn = (lambda *a: None) if quiet else print
 
     def checkpoint(at: int, elapsed: float) -> None:
@@ -283,7 +301,10 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
             bar.set_postfix(loss=f"{running / seen:.4g}", samples_s=f"{rate:.0f}")
             running, seen, window_start = 0.0, 0, time.perf_counter()
         if step % tcfg.eval_every == 0 and step < total:
-            log.write({"step": step, **validate(step), "time_s": elapsed()})
+            metrics = validate(step)
+            log.write({"step": step, **metrics, "time_s": elapsed()})
+            if on_eval is not None:
+                on_eval(step, metrics)
         if step % tcfg.checkpoint_every == 0 and step < total:
             checkpoint(step, elapsed())
         if budget_s is not None and elapsed() >= budget_s and step < total:
@@ -305,6 +326,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     final["test"] = evaluate(model, task, "test", eval_bs)
     for split in ("val", "test"):
         log.write({"step": step, **final[split], "time_s": runtime, "final": True, "selected_step": selected})
+    log.close()
     from .size import model_size
 
     summary = {"steps": step, "total_steps": total, "stopped_early": stopped_early, "runtime_s": runtime,

@@ -16,7 +16,7 @@ from ..errors import QornnError
 
 # Order of this list is the order of `qornn --help`.
 COMMANDS = ["train", "eval", "info", "presets"]
-OPTIONAL_COMMANDS = ["quantize", "bench", "report", "data", "bound", "export"]
+OPTIONAL_COMMANDS = ["quantize", "bench", "report", "data", "bound", "export", "sweep"]
 
 
 def build_parser() -> argparse.ArgumentParser:
