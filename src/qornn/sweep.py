@@ -17,6 +17,8 @@ Running the same command again, at the same time or later, adds a worker to the 
   trial is marked FAIL by Optuna's heartbeat (a live worker writes one every ``--heartbeat`` s;
   another worker fails a trial silent for twice that long), and new trials replace it.
   Heartbeats rather than process ids, because workers may run on different machines.
+  A worker stops once the study holds N trials and none of them is running (it waits for the
+  other workers' last trials, and for a killed worker's trial to be failed and replaced).
 
 A sweep folder holds ``sweep.json`` (storage URL, study name, search space), the trial run
 folders, and (default storage) ``sweep.db``; ``qornn report DIR`` reads it.
@@ -297,7 +299,11 @@ def fail_stale_trials(study) -> None:
 
 
 def run_worker(spec: SweepSpec, command: str | None = None, say=print) -> dict:
-    """One worker: train trials until the study holds ``spec.trials`` of them; returns :func:`study_summary`."""
+    """One worker: train trials until the study holds ``spec.trials`` of them, then wait until no trial
+    runs (another worker's, or a killed worker's until its heartbeat is stale and a trial replaces it).
+
+    Returns :func:`study_summary`.
+    """
     if spec.trials < 1:
         raise ConfigError(f"--trials {spec.trials} is not allowed; use a positive integer")
     if spec.heartbeat < 1:
@@ -305,13 +311,20 @@ def run_worker(spec: SweepSpec, command: str | None = None, say=print) -> dict:
     write_sweep_file(spec)
     study = open_study(spec, say)
     objective = make_objective(spec, study, command, say)
-    ran = 0
+    ran, waiting = 0, None
     while True:
         fail_stale_trials(study)
-        if budget_used(study) >= spec.trials:
+        if budget_used(study) < spec.trials:
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial))
+            ran += 1
+            continue
+        running = [t.number for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+        if not running:
             break
-        study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial))
-        ran += 1
+        if running != waiting:  # other workers' trials, or a dead worker's until its heartbeat is stale
+            say(f"waiting for running trial{'s' if len(running) > 1 else ''} {', '.join(map(str, running))}")
+            waiting = running
+        time.sleep(min(spec.heartbeat, 10))
     summary = study_summary(study)
     summary["ran_here"] = ran
     say(summary_line(spec, summary))
@@ -323,7 +336,8 @@ def study_summary(study) -> dict:
     trials = [t for t in study.get_trials(deepcopy=False) if "surplus" not in t.user_attrs]
     counts: dict[str, int] = {}
     for t in trials:
-        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+        state = "failed" if t.state.name == "FAIL" else t.state.name.lower()
+        counts[state] = counts.get(state, 0) + 1
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
     return {"trials": len(trials), "counts": counts,
