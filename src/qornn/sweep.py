@@ -113,8 +113,9 @@ def open_storage(url: str, heartbeat: int | None = None, on_stale=None):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
                                                   heartbeat_stale_trial_callback=on_stale)
-        except sqlalchemy.exc.OperationalError as exc:
-            if attempt == 4 or "already exists" not in str(exc) and "locked" not in str(exc):
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as exc:
+            # e.g. "table studies already exists", "UNIQUE constraint failed: alembic_version.version_num"
+            if attempt == 4 or not any(m in str(exc) for m in ("already exists", "locked", "UNIQUE")):
                 raise ConfigError(f"--storage {url}: cannot open the database "
                                   f"({str(exc.orig).splitlines()[0]})") from None
             time.sleep(0.2 * (attempt + 1))
