@@ -81,9 +81,10 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_next_worker_continues(tmp
     out = capsys.readouterr().out.splitlines()
     trials = load(tmp_path, "kill").get_trials()
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"], out
-    assert out[0] == "waiting for running trial 0"
-    assert out[1] == "trial 0: marked failed, its worker stopped sending heartbeats"
-    assert out[2].startswith("trial 1: ") and out[-1].startswith("study kill: 2 trials (1 complete, 1 failed); "
+    if out[0] == "waiting for running trial 0":  # started within 2 s of the kill (else trial 0 was stale already)
+        out = out[1:]
+    assert out[0] == "trial 0: marked failed, its worker stopped sending heartbeats"
+    assert out[1].startswith("trial 1: ") and out[-1].startswith("study kill: 2 trials (1 complete, 1 failed); "
                                                                 "best trial 1: val accuracy")
     killed = json.loads((tmp_path / "sw" / "trial-0" / "trial.json").read_text())
     assert killed["state"] == "failed" and "no heartbeat" in killed["error"]
