@@ -95,7 +95,8 @@ def storage_url(url: str | None, out: Path) -> str:
         if not path or path == ":memory:" or path.startswith("file::memory:"):
             raise ConfigError(f"--storage {url!r} is an in-memory database that workers cannot share; "
                               f"use a file, e.g. sqlite:///sweep.db")
-        return f"sqlite:///{Path(path.split('?')[0]).resolve()}" + (f"?{path.split('?', 1)[1]}" if "?" in path else "")
+        file, sep, query = path.partition("?")
+        return f"sqlite:///{Path(file).resolve()}{sep}{query}"
     return url
 
 
@@ -178,20 +179,23 @@ def write_sweep_file(spec: SweepSpec) -> None:
     """Create ``OUT/sweep.json``; refuse an OUT that holds another study or files that are no sweep."""
     out = Path(spec.out)
     path = out / SWEEP_FILE
-    record = {"format": SWEEP_FORMAT, "storage": spec.storage, "study": spec.study}
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except ValueError:
-            raise ConfigError(f"{path} is not valid JSON; remove it or choose another --out") from None
-        if (old.get("storage"), old.get("study")) != (spec.storage, spec.study):
-            raise ConfigError(f"--out {out} holds the sweep of study {old.get('study')!r} in {old.get('storage')}; "
-                              f"use that --study/--storage or another --out")
+    if not path.is_file():
+        # allowed: the default database and what a worker starting at the same moment is writing
+        others = [p.name for p in out.iterdir() if not p.name.startswith(("sweep.", ".sweep.json."))] \
+            if out.is_dir() else []
+        if (out.exists() and not out.is_dir()) or others:
+            raise ConfigError(f"--out {out} already holds files that are not a qornn sweep; choose another folder")
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"format": SWEEP_FORMAT, "storage": spec.storage, "study": spec.study,
+                                            "params": space_texts(spec.space())}, indent=2) + "\n")
         return
-    if out.exists() and (not out.is_dir() or any(p.name != "sweep.db" for p in out.iterdir())):
-        raise ConfigError(f"--out {out} already holds files that are not a qornn sweep; choose another folder")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({**record, "params": space_texts(spec.space())}, indent=2) + "\n")
+    try:
+        old = json.loads(path.read_text())
+    except ValueError:
+        raise ConfigError(f"{path} is not valid JSON; remove it or choose another --out") from None
+    if (old.get("storage"), old.get("study")) != (spec.storage, spec.study):
+        raise ConfigError(f"--out {out} holds the sweep of study {old.get('study')!r} in {old.get('storage')}; "
+                          f"use that --study/--storage or another --out")
 
 
 def counts_toward_budget(trial) -> bool:
@@ -285,7 +289,8 @@ def open_study(spec: SweepSpec, say):
     study = optuna.create_study(storage=storage, study_name=spec.study, direction="maximize", pruner=pruner,
                                 load_if_exists=True)
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise ConfigError(f"study {spec.study!r} in {spec.storage} minimizes; qornn sweeps maximize, use another --study")
+        raise ConfigError(f"study {spec.study!r} in {spec.storage} minimizes; qornn sweeps maximize, "
+                          f"use another --study")
     check_same_study(study, spec)
     return study
 

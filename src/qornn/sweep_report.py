@@ -61,7 +61,7 @@ def trial_row(trial, sweep_dir: Path) -> dict:
     if state == "pruned":
         note = f"pruned at step {max(reported)}" if reported else "pruned"
     elif state == "failed" and not note:
-        note = "its worker stopped (no heartbeat)"
+        note = "its worker stopped (killed or interrupted)"
     run_dir = Path(attrs["run_dir"]) if attrs.get("run_dir") else None
     steps, shown = None, ""
     if run_dir is not None and run_dir.is_dir():  # else the trial stopped before its folder was made
