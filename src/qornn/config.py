@@ -126,6 +126,8 @@ class TrainConfig:
     #: Refuse a run whose estimated memory for one training step exceeds the available memory
     #: (:mod:`qornn.memory`); false skips the check on machines whose memory the estimate misjudges.
     memory_check: bool = True
+    #: Also write every metrics.jsonl record as scalars to RUN/tensorboard/ (needs the tensorboard package).
+    tensorboard: bool = False
 
 
 @dataclass
@@ -202,7 +204,7 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
 
 #: Keys that ``qornn train --resume DIR --set ...`` may change: they leave the model and the data unchanged.
 RESUME_KEYS = ("train.budget_minutes", "train.steps", "train.epochs", "train.eval_every", "train.checkpoint_every",
-               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size")
+               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size", "train.tensorboard")
 
 
 def resume_config(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:

@@ -39,7 +39,8 @@ from .config import config_to_dict
 from .errors import CheckpointError, OutputError
 
 #: Config keys that do not make two runs different models.
-IGNORED_KEYS = {("seed",), ("description",), ("task", "data_dir"), ("train", "progress"), ("train", "threads")}
+IGNORED_KEYS = {("seed",), ("description",), ("task", "data_dir"), ("train", "progress"), ("train", "threads"),
+                ("train", "tensorboard")}
 _SEED_DIR = re.compile(r"^seed-\d+$")
 
 

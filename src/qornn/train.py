@@ -147,35 +147,50 @@ def regularization(model: torch.nn.Module) -> torch.Tensor | float:
 
 
 class MetricsLog:
-    """Appends one JSON object per line to metrics.jsonl."""
+    """Appends one JSON object per line to metrics.jsonl (with ``tensorboard``, also to RUN/tensorboard/)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, tensorboard: bool = False, first_step: int | None = None):
         self.path = path
+        self.board = None
+        if tensorboard:
+            from .tensorboard_log import FOLDER, TensorBoardLog
+
+            self.board = TensorBoardLog(path.parent / FOLDER, first_step)
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:
             f.write(jsonio.dumps(record) + "\n")  # NaN / inf → null (JSON has neither)
             f.flush()
+        if self.board is not None:
+            self.board.write(record)
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
 
 
 # ---- the loop ---------------------------------------------------------------------------------
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
           on_step: Callable[[int, float], None] | None = None, quiet: bool = False,
-          extend: list[str] | tuple[str, ...] = (), command: str | None = None) -> dict:
+          extend: list[str] | tuple[str, ...] = (), command: str | None = None,
+          on_eval: Callable[[int, dict], None] | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
 
     ``extend`` (with ``resume``): ``key=value`` changes that leave model and data unchanged
     (``train.budget_minutes``, ``train.steps``, ``train.epochs``, ...), e.g. to continue a run that
     its time budget stopped.  ``on_step(step, loss)`` is called after each optimizer step (tests
-    use it to simulate a kill).  ``command``: the command line, kept in the checkpoint and summary
-    (``commands``: every invocation that trained this run).  Returns the summary dict (also summary.json).
-    The run folder is locked (:mod:`qornn.lock`) while this runs.
+    use it to simulate a kill); ``on_eval(step, val_metrics)`` after each periodic validation (a
+    sweep reports it to its pruner, which may stop the run by raising).  ``command``: the command
+    line, kept in the checkpoint and summary (``commands``: every invocation that trained this run).
+    Returns the summary dict (also summary.json).  The run folder is locked (:mod:`qornn.lock`) while
+    this runs.
     """
     with contextlib.ExitStack() as locks:
-        return _train(cfg, Path(out_dir), resume, overwrite, on_step, quiet, extend, command, locks)
+        return _train(cfg, Path(out_dir), resume, overwrite, on_step, quiet, extend, command, locks, on_eval)
 
 
-def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, locks: contextlib.ExitStack) -> dict:
+def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, locks: contextlib.ExitStack,
+           on_eval=None) -> dict:
     if resume:
         locks.enter_context(rundir.lock_run(out))  # a second writer of this folder stops here
         cfg = rundir.read_config(out)  # the run's own config wins
@@ -185,6 +200,10 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, l
     else:
         rundir.check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
     validate_config(cfg)
+    if cfg.train.tensorboard:
+        from .tensorboard_log import require_tensorboard
+
+        require_tensorboard()
     tcfg = cfg.train
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
@@ -230,7 +249,7 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, l
         rundir.truncate_metrics(out, step, tcfg.log_every)
     if command:
         commands.append(command)
-    log = MetricsLog(out / rundir.METRICS)
+    log = MetricsLog(out / rundir.METRICS, tcfg.tensorboard, step + 1 if resume else None)
     log_fn = (lambda *a: None) if quiet else print
 
     def checkpoint(at: int, elapsed: float) -> None:
@@ -295,7 +314,10 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, l
             if step % tcfg.log_every == 0:  # an off-grid last line keeps the sums: a longer run continues them
                 running, seen, window_start = 0.0, 0, time.perf_counter()
         if step % tcfg.eval_every == 0 and step < total:
-            log.write({"step": step, **validate(step), "time_s": elapsed()})
+            metrics = validate(step)
+            log.write({"step": step, **metrics, "time_s": elapsed()})
+            if on_eval is not None:
+                on_eval(step, metrics)
         if step % tcfg.checkpoint_every == 0 and step < total:
             checkpoint(step, elapsed())
         if budget_s is not None and elapsed() >= budget_s and step < total:
@@ -317,6 +339,7 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, l
     final["test"] = evaluate(model, task, "test", eval_bs)
     for split in ("val", "test"):
         log.write({"step": step, **final[split], "time_s": runtime, "final": True, "selected_step": selected})
+    log.close()
     from .size import model_size
 
     summary = {"steps": step, "total_steps": total, "stopped_early": stopped_early, "runtime_s": runtime,

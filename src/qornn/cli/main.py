@@ -27,7 +27,7 @@ class Parser(argparse.ArgumentParser):
 
 # Order of this list is the order of `qornn --help`.
 COMMANDS = ["train", "eval", "info", "presets"]
-OPTIONAL_COMMANDS = ["quantize", "bench", "report", "data", "bound", "export"]
+OPTIONAL_COMMANDS = ["quantize", "bench", "report", "data", "bound", "export", "sweep"]
 
 
 def build_parser() -> argparse.ArgumentParser:

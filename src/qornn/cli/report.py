@@ -8,7 +8,8 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="results table and plots of finished runs (results.md/.csv, PNGs)",
                        description="Collect finished runs (run folders, multi-seed folders from --seeds, or folders "
                                    "above them), group the seeds of each model, and write results.md, results.csv, "
-                                   "size_vs_accuracy.png and training_curves.png into --out.")
+                                   "size_vs_accuracy.png and training_curves.png into --out. A sweep folder (from "
+                                   "`qornn sweep`) given alone gives sweep.md, sweep.csv and sweep.png: its trials.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder for the report files, or PAGE.md (figures then go into the folder PAGE/)")
@@ -17,8 +18,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..report import write_report
+    from ..sweep_report import is_sweep, write_sweep_report
 
-    result = write_report(args.run_dirs, args.out)
+    if len(args.run_dirs) == 1 and is_sweep(args.run_dirs[0]):
+        result = write_sweep_report(args.run_dirs[0], args.out)
+    else:
+        result = write_report(args.run_dirs, args.out)
     print(Path(result["files"][0]).read_text(), end="")
     print("wrote " + ", ".join(result["files"]))
     return 0
