@@ -1,0 +1,145 @@
+"""Constructive upper bounds for monotone functions [0,1]^d -> [0,1] in L^p (Lebesgue).
+
+d = 1 (:func:`upper_bound_monotone_1d`): round f to N levels.
+
+Any d (:func:`upper_bound_monotone_dyadic`, derived in docs/theory.md, section 5): refine the
+dyadic cubes adaptively - a cube Q of level j < J is split into its 2^d children iff
+|Q| osc(Q)^p > eta, where osc(Q) = f(top corner) - f(bottom corner) - and use the value
+(f(top) + f(bottom))/2 on every leaf.  The chain lemma (on the level-j grid the oscillations
+sum to at most S_j = 2^(jd) - (2^j - 1)^d, because the grid splits into S_j diagonal chains
+along which they telescope) bounds both the number of leaves and the error:
+
+    ||f - f_hat||_p <= (1/2) (eta n_leaves + 2^(-Jd) S_J)^(1/p),
+    split cubes at level j <= min(2^d I_(j-1), floor(S_j / (eta 2^(jd))^(1/p))).
+
+This reaches the optimal rates n^(-1/max(d, p(d-1))) (up to a log at p(d-1) = d).  Realised by
+a sparse ReLU net with (12d + 2) n_leaves + 1 parameters (a box indicator per leaf, with
+ramps of vanishing width), or as a finite class when the leaf values are rounded.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import gammaln
+
+from . import _validate as V
+from .bound import Bound
+
+_ETAS = np.geomspace(1e-40, 1.0, 600)
+_LEVELS = np.unique(np.round(np.geomspace(1, 1e9, 120)))
+
+
+def chain_sum(j, d: int):
+    """S_j = 2^(jd) - (2^j - 1)^d: the number of diagonal chains of the level-j dyadic grid."""
+    j = np.asarray(j, dtype=float)
+    return 2.0 ** (j * d) * -np.expm1(d * np.log1p(-(2.0 ** -j)))
+
+
+def _max_depth(d: int) -> int:
+    return int(min(60, 900 // d))
+
+
+def split_counts(eta: np.ndarray, d: int, p: float, depth: int) -> np.ndarray:
+    """Upper bounds I_j on the number of split cubes at levels j = 0..depth-1 (rows: eta)."""
+    eta = np.atleast_1d(np.asarray(eta, dtype=float))
+    out = np.zeros((len(eta), depth))
+    prev = np.ones(len(eta)) / 2.0 ** d    # so that level 0 allows at most one split cube
+    for j in range(depth):
+        tau = (eta * 2.0 ** (j * d)) ** (1.0 / p)
+        cap = np.where(tau < 1, np.floor(chain_sum(j, d) / tau), 0.0)
+        prev = np.minimum(2.0 ** d * prev, cap)
+        out[:, j] = prev
+    return out
+
+
+@lru_cache(maxsize=64)
+def _table(d: int, p: float):
+    """For every (eta, J): number of leaves, tree nodes and the error^p bound (times 2^p)."""
+    depth = _max_depth(d)
+    cum = np.concatenate([np.zeros((len(_ETAS), 1)), np.cumsum(split_counts(_ETAS, d, p, depth), axis=1)], axis=1)
+    J = np.arange(depth + 1)
+    leaves = 1.0 + (2.0 ** d - 1.0) * cum
+    nodes = 1.0 + 2.0 ** d * cum
+    err_p = _ETAS[:, None] * leaves + (2.0 ** (-J * d) * chain_sum(J, d))[None, :]
+    return leaves, nodes, err_p
+
+
+def dyadic_net_weights(n_leaves, d: int):
+    """Nonzero parameters of the box net: per leaf 4d ramp units (2 each), one box unit
+    (4d + 1) and an output weight; plus the output bias."""
+    return (12 * d + 2) * np.asarray(n_leaves) + 1
+
+
+def upper_bound_monotone_dyadic(eta: float, J: int, d: int, p: float = 2.0,
+                                levels: int | None = None) -> Bound:
+    """Adaptive dyadic approximation with threshold ``eta`` and depth ``J`` (module docstring);
+    with ``levels`` = N_v the leaf values are rounded to {0, 1/N_v, .., 1} (+ 1/(2 N_v)) and
+    the class is finite: log2 |G| <= nodes + 1 + n_leaves log2(N_v + 1)."""
+    eta, d = V.positive_real("eta", eta), V.dimension(d)
+    J, p = V.positive_int("J", J, minimum=0), V.p_norm(p, allow_inf=False)
+    cum = split_counts(np.array([eta]), d, p, J).sum() if J else 0.0
+    leaves, nodes = 1 + (2 ** d - 1) * cum, 1 + 2 ** d * cum
+    value = 0.5 * (eta * leaves + 2.0 ** (-J * d) * float(chain_sum(J, d))) ** (1 / p)
+    cert = {"eta": eta, "J": J, "n_leaves": leaves, "W": float(dyadic_net_weights(leaves, d))}
+    if levels is not None:
+        levels = V.positive_int("levels", levels)
+        value += 0.5 / levels
+        cert["bits"] = nodes + 1 + leaves * math.log2(levels + 1)
+    return Bound(value=float(value), kind="rigorous", quantity="worst-case error (upper bound)",
+                 exponent=-1.0 / max(d, p * (d - 1)), complexity="n_leaves",
+                 assumptions=(f"monotone [0,1]^{d} -> [0,1]", f"L^{p:g}([0,1]^{d}, Lebesgue)",
+                              "sparse ReLU net of box indicators (steep ramps)" if levels is None
+                              else "finite class: dyadic tree + rounded leaf values"),
+                 certificate=cert)
+
+
+def upper_bound_monotone_1d(N: int, p: float = 2.0, grid: int | None = None) -> Bound:
+    """Monotone f: [0,1] -> [0,1] rounded to N levels: error <= 1/(2N).
+
+    Real weights: a ReLU net of widths [2N] gets within 1/(2N) + any eps' in L^p (steep
+    ramps), so inf_g <= 1/(2N).  With ``grid`` = G, the N thresholds are rounded to the grid
+    {0, 1/G, .., 1}: error <= 1/(2N) + (1/(2G))^(1/p) with log2 C(N + G, N) bits.
+    """
+    N, p = V.positive_int("N", N), V.p_norm(p, allow_inf=False)
+    if grid is None:
+        return Bound(value=0.5 / N, kind="rigorous", quantity="worst-case error (upper bound)",
+                     exponent=-1.0, complexity="N", assumptions=("monotone, d = 1",),
+                     certificate={"widths": [2 * N], "W": 6 * N + 1})
+    G = V.positive_int("grid", grid)
+    bits = (gammaln(N + G + 1) - gammaln(N + 1) - gammaln(G + 1)) / math.log(2)
+    return Bound(value=0.5 / N + (0.5 / G) ** (1 / p), kind="rigorous",
+                 quantity="worst-case error (upper bound)", complexity="bits",
+                 assumptions=("monotone, d = 1",), certificate={"bits": float(bits), "N": N, "G": G})
+
+
+def upper_bound_monotone_for_weights(W: float, d: int, p: float = 2.0) -> Bound | None:
+    """Best construction with at most W parameters (d = 1: also the [2N] ramp net)."""
+    W, d, p = V.size("W", W), V.dimension(d), V.p_norm(p, allow_inf=False)
+    leaves, _, err_p = _table(d, p)
+    ok = dyadic_net_weights(leaves, d) <= W
+    best = None
+    if ok.any():
+        i, j = np.unravel_index(int(np.argmin(np.where(ok, err_p, np.inf))), err_p.shape)
+        best = upper_bound_monotone_dyadic(float(_ETAS[i]), int(j), d, p)
+    if d == 1 and W >= 7:
+        ramp = upper_bound_monotone_1d(int((W - 1) // 6), p)
+        best = ramp if best is None or ramp.value < best.value else best
+    return best
+
+
+def upper_bound_monotone_for_bits(bits: float, d: int, p: float = 2.0) -> Bound | None:
+    """Best finite dyadic class with at most ``bits`` bits (leaf values rounded to N_v levels)."""
+    bits, d, p = V.size("bits", bits), V.dimension(d), V.p_norm(p, allow_inf=False)
+    leaves, nodes, err_p = _table(d, p)
+    best, arg = math.inf, None
+    for nv in _LEVELS:
+        ok = nodes + 1 + leaves * math.log2(nv + 1) <= bits
+        if not ok.any():
+            break
+        val = 0.5 * np.where(ok, err_p, np.inf).min() ** (1 / p) + 0.5 / nv
+        if val < best:
+            idx = np.unravel_index(int(np.argmin(np.where(ok, err_p, np.inf))), err_p.shape)
+            best, arg = val, (float(_ETAS[idx[0]]), int(idx[1]), int(nv))
+    return None if arg is None else upper_bound_monotone_dyadic(arg[0], arg[1], d, p, levels=arg[2])
