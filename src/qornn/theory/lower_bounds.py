@@ -215,7 +215,7 @@ def lower_bound_boolean_window(*, bits: float, k: int) -> Bound:
                   kind=kind_from_sources(SOURCES_B))
     if t == 0:
         return Bound(value=0.0, log10_value=-math.inf, certificate={"k": k, "bits": bits},
-                     note=f"trivial bound: 2^{bits:g} functions can compute all 2^{m} Boolean functions",
+                     note=f"trivial bound: 2^{bits:g} >= 2^(2^{k}), the number of Boolean functions of {k} bits",
                      assumptions=(f"targets: all Boolean functions of the last k={k} input bits",), **common)
     fam = boolean_window_family(k, t)
     return Bound(value=t / (2.0 * m), certificate={**fam.certificate(), "bits": bits},

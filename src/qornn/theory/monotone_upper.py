@@ -9,12 +9,14 @@ dyadic cubes adaptively - a cube Q of level j < J is split into its 2^d children
 sum to at most S_j = 2^(jd) - (2^j - 1)^d, because the grid splits into S_j diagonal chains
 along which they telescope) bounds both the number of leaves and the error:
 
-    ||f - f_hat||_p <= (1/2) (eta n_leaves + 2^(-Jd) S_J)^(1/p),
-    split cubes at level j <= min(2^d I_(j-1), floor(S_j / (eta 2^(jd))^(1/p))).
+    ||f - f_hat||_p^p <= 2^-p (sum_{j<J} min(eta c_j, 2^(-jd) min(1, tau_j)^(p-1) S_j) + 2^(-Jd) S_J),
+    split cubes at level j: I_j <= min(2^d I_(j-1), floor(S_j / tau_j)),  tau_j = (eta 2^(jd))^(1/p),
+
+with c_j = 2^d I_(j-1) bounding the leaves of level j (see :func:`split_counts`).
 
 This reaches the optimal rates n^(-1/max(d, p(d-1))) (up to a log at p(d-1) = d).  Realised by
-a sparse ReLU net with (12d + 2) n_leaves + 1 parameters (a box indicator per leaf, with
-ramps of vanishing width), or as a finite class when the leaf values are rounded.
+a sparse ReLU net of box indicators with ramps of vanishing width (at most (12d + 2) n_leaves + 1
+parameters, see :func:`dyadic_net_weights`), or as a finite class when the leaf values are rounded.
 """
 from __future__ import annotations
 
@@ -34,42 +36,64 @@ _LEVELS = np.unique(np.round(np.geomspace(1, 1e9, 120)))
 def chain_sum(j, d: int):
     """S_j = 2^(jd) - (2^j - 1)^d: the number of diagonal chains of the level-j dyadic grid."""
     j = np.asarray(j, dtype=float)
-    return 2.0 ** (j * d) * -np.expm1(d * np.log1p(-(2.0 ** -j)))
+    with np.errstate(divide="ignore"):
+        return 2.0 ** (j * d) * -np.expm1(d * np.log1p(-(2.0 ** -j)))
 
 
 def _max_depth(d: int) -> int:
     return int(min(60, 900 // d))
 
 
-def split_counts(eta: np.ndarray, d: int, p: float, depth: int) -> np.ndarray:
-    """Upper bounds I_j on the number of split cubes at levels j = 0..depth-1 (rows: eta)."""
+def split_counts(eta: np.ndarray, d: int, p: float, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Upper bounds on (split cubes, error^p of the leaves) at levels j = 0..depth-1 (rows: eta).
+
+    Split cubes at level j: I_j <= min(2^d I_(j-1), floor(S_j / tau_j)), tau_j = (eta 2^(jd))^(1/p).
+    Leaves at level j < J are not split, so each has osc <= min(1, tau_j) and |Q| osc^p <= eta:
+    their error^p (times 2^p) is at most min(eta c_j, 2^(-jd) min(1, tau_j)^(p-1) S_j), with
+    c_j = 2^d I_(j-1) (1 at j = 0) bounding their number.
+    """
     eta = np.atleast_1d(np.asarray(eta, dtype=float))
-    out = np.zeros((len(eta), depth))
-    prev = np.ones(len(eta)) / 2.0 ** d    # so that level 0 allows at most one split cube
+    splits, leaf_err = np.zeros((len(eta), depth)), np.zeros((len(eta), depth))
+    prev = np.ones(len(eta)) / 2.0 ** d    # so that level 0 allows at most one cube
     for j in range(depth):
         tau = (eta * 2.0 ** (j * d)) ** (1.0 / p)
-        cap = np.where(tau < 1, np.floor(chain_sum(j, d) / tau), 0.0)
-        prev = np.minimum(2.0 ** d * prev, cap)
-        out[:, j] = prev
-    return out
+        s_j = float(chain_sum(j, d))
+        leaf_err[:, j] = np.minimum(eta * 2.0 ** d * prev,
+                                    2.0 ** (-j * d) * np.minimum(1.0, tau) ** (p - 1) * s_j)
+        prev = np.minimum(2.0 ** d * prev, np.where(tau < 1, np.floor(s_j / tau), 0.0))
+        splits[:, j] = prev
+    return splits, leaf_err
+
+
+def _error_p(eta, d: int, p: float, J: int) -> np.ndarray:
+    """2^p times the error^p bound for depth J (vectorised over eta)."""
+    _, leaf_err = split_counts(eta, d, p, J)
+    return leaf_err.sum(axis=1) + 2.0 ** (-J * d) * float(chain_sum(J, d))
 
 
 @lru_cache(maxsize=64)
 def _table(d: int, p: float):
-    """For every (eta, J): number of leaves, tree nodes and the error^p bound (times 2^p)."""
+    """For every (eta, J): number of leaves, tree nodes and 2^p times the error^p bound."""
     depth = _max_depth(d)
-    cum = np.concatenate([np.zeros((len(_ETAS), 1)), np.cumsum(split_counts(_ETAS, d, p, depth), axis=1)], axis=1)
+    splits, leaf_err = split_counts(_ETAS, d, p, depth)
+    zero = np.zeros((len(_ETAS), 1))
+    cum, cum_err = (np.concatenate([zero, np.cumsum(a, axis=1)], axis=1) for a in (splits, leaf_err))
     J = np.arange(depth + 1)
     leaves = 1.0 + (2.0 ** d - 1.0) * cum
     nodes = 1.0 + 2.0 ** d * cum
-    err_p = _ETAS[:, None] * leaves + (2.0 ** (-J * d) * chain_sum(J, d))[None, :]
+    err_p = cum_err + (2.0 ** (-J * d) * chain_sum(J, d))[None, :]
     return leaves, nodes, err_p
 
 
-def dyadic_net_weights(n_leaves, d: int):
-    """Nonzero parameters of the box net: per leaf 4d ramp units (2 each), one box unit
-    (4d + 1) and an output weight; plus the output bias."""
-    return (12 * d + 2) * np.asarray(n_leaves) + 1
+def dyadic_net_weights(n_leaves, d: int, J):
+    """Nonzero parameters of the box net with n_leaves boxes of a depth-J dyadic tree: each box
+    unit (4d weights + bias) reads 4d ramp units (2 parameters each) and feeds the output.
+    Ramps either belong to one box (8d per box) or are shared on the level-J grid
+    (2 units per grid point and coordinate); the smaller count is used."""
+    n = np.asarray(n_leaves, dtype=float)
+    own = (12 * d + 2) * n + 1
+    shared = 4 * d * (2.0 ** np.asarray(J, dtype=float) + 1) + (4 * d + 2) * n + 1
+    return np.minimum(own, shared)
 
 
 def upper_bound_monotone_dyadic(eta: float, J: int, d: int, p: float = 2.0,
@@ -79,10 +103,10 @@ def upper_bound_monotone_dyadic(eta: float, J: int, d: int, p: float = 2.0,
     the class is finite: log2 |G| <= nodes + 1 + n_leaves log2(N_v + 1)."""
     eta, d = V.positive_real("eta", eta), V.dimension(d)
     J, p = V.positive_int("J", J, minimum=0), V.p_norm(p, allow_inf=False)
-    cum = split_counts(np.array([eta]), d, p, J).sum() if J else 0.0
+    cum = split_counts(np.array([eta]), d, p, J)[0].sum() if J else 0.0
     leaves, nodes = 1 + (2 ** d - 1) * cum, 1 + 2 ** d * cum
-    value = 0.5 * (eta * leaves + 2.0 ** (-J * d) * float(chain_sum(J, d))) ** (1 / p)
-    cert = {"eta": eta, "J": J, "n_leaves": leaves, "W": float(dyadic_net_weights(leaves, d))}
+    value = 0.5 * float(_error_p(np.array([eta]), d, p, J)[0]) ** (1 / p)
+    cert = {"eta": eta, "J": J, "n_leaves": leaves, "W": float(dyadic_net_weights(leaves, d, J))}
     if levels is not None:
         levels = V.positive_int("levels", levels)
         value += 0.5 / levels
@@ -118,7 +142,7 @@ def upper_bound_monotone_for_weights(W: float, d: int, p: float = 2.0) -> Bound 
     """Best construction with at most W parameters (d = 1: also the [2N] ramp net)."""
     W, d, p = V.size("W", W), V.dimension(d), V.p_norm(p, allow_inf=False)
     leaves, _, err_p = _table(d, p)
-    ok = dyadic_net_weights(leaves, d) <= W
+    ok = dyadic_net_weights(leaves, d, np.arange(leaves.shape[1])[None, :]) <= W
     best = None
     if ok.any():
         i, j = np.unravel_index(int(np.argmin(np.where(ok, err_p, np.inf))), err_p.shape)
