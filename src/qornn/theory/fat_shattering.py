@@ -76,7 +76,19 @@ def as_fat_function(fat) -> Callable:
     """A number D (a bound on fat_gamma(G) for every gamma, e.g. a pseudo-dimension) or a
     non-increasing callable gamma -> fat_gamma(G), as a vectorised callable."""
     if callable(fat):
-        return np.vectorize(lambda g: float(fat(float(g))), otypes=[float])
+        scalar = np.vectorize(lambda g: float(fat(float(g))), otypes=[float])
+
+        def vectorised(gamma):
+            gamma = np.asarray(gamma, dtype=float)
+            try:  # a callable written with numpy functions is called once on the whole array
+                out = np.asarray(fat(gamma), dtype=float)
+                if out.shape == gamma.shape:
+                    return out
+            except (TypeError, ValueError):
+                pass
+            return scalar(gamma)
+
+        return vectorised
     D = V.positive_real("fat", fat, allow_zero=True)
     return lambda gamma: np.full(np.shape(gamma), float(math.floor(D)))
 

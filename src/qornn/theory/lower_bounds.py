@@ -98,7 +98,7 @@ def _search(name, d, p, s, R, measure, route, make_fn, min_len, floor):
         if measure is None:
             cand = best_lebesgue(name, d, q, s, R, make_fn(q), min_len, level)
         else:
-            cand = best_for_measure(measure, name, d, q, s, R, make_fn(q), level)
+            cand = best_for_measure(measure, name, d, q, s, R, make_fn(q), level, min_len)
         if cand is not None:
             best = {**cand, "q": q}
     return best

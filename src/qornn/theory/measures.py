@@ -28,8 +28,10 @@ from scipy.special import gammaln
 from ..errors import ConfigError, ShapeError
 from . import _validate as V
 
-_CELLS_PER_ATOM = 16   # finest grid tried: about this many cells per atom (or sample)
-_LATTICE_SIZE = 40     # number of grid sizes tried for a non-Lebesgue measure
+_CELLS_PER_ATOM = 16     # finest grid tried for a discrete measure: cells per atom
+_SAMPLES_PER_CELL = 8    # finest grid tried for a sampled measure: samples per cell (finer grids
+                         # only get vanishing confidence bounds)
+_LATTICE_SIZE = 64       # number of grid sizes tried for a non-Lebesgue measure
 
 
 @dataclass
@@ -115,8 +117,11 @@ def n_cells(name: str, n: int, d: int) -> int:
 
 def scale_lattice(measure, name: str, d: int) -> np.ndarray:
     """The grid sizes tried for a non-Lebesgue measure (fixed by the measure alone)."""
-    atoms = len(measure.sample if isinstance(measure, SampledMeasure) else measure.points)
-    cap, n = _CELLS_PER_ATOM * atoms, 2 if name == "antichain" else 1
+    if isinstance(measure, SampledMeasure):
+        cap = max(1, measure.n_samples // _SAMPLES_PER_CELL)
+    else:
+        cap = _CELLS_PER_ATOM * len(measure.points)
+    n = 2 if name == "antichain" else 1
     while n_cells(name, n + 1, d) <= cap and n < 10 ** 7:
         n = n + 1 if n < 64 else int(n * 1.25)
     lo = 2 if name == "antichain" else 1
@@ -141,7 +146,7 @@ def _kl_lower(mean: np.ndarray, n: int, log_inv_delta: float) -> np.ndarray:
     """Smallest w <= mean with n kl(mean || w) <= log(1/delta), by bisection (vectorised)."""
     lo, hi = np.zeros_like(mean), mean.copy()
     a = np.clip(mean, 1e-300, 1 - 1e-16)
-    for _ in range(80):
+    for _ in range(44):
         w = 0.5 * (lo + hi)
         wc = np.clip(w, 1e-300, 1 - 1e-16)
         kl = a * np.log(a / wc) + (1 - a) * np.log((1 - a) / (1 - wc))
@@ -152,19 +157,25 @@ def _kl_lower(mean: np.ndarray, n: int, log_inv_delta: float) -> np.ndarray:
 
 def _union_log_count(measure: SampledMeasure, name: str, d: int) -> float:
     """log of the number of (grid, cell) pairs the confidence bound must cover."""
-    sizes = scale_lattice(measure, name, d)
+    key = ("union", name, d)
+    if key not in measure._cache:
+        measure._cache[key] = _log_count(scale_lattice(measure, name, d), name, d)
+    return measure._cache[key]
+
+
+def _log_count(sizes, name: str, d: int) -> float:
     if name == "antichain":
         logs = [gammaln(n + d - 1) - gammaln(d) - gammaln(n) for n in sizes]
     else:
         logs = [d * math.log(n) for n in sizes]
     top = max(logs)
-    return top + math.log(sum(math.exp(v - top) for v in logs))
+    return float(top + math.log(sum(math.exp(v - top) for v in logs)))
 
 
 def cell_masses(measure, name: str, n: int, d: int, p: float, k: int = 0) -> np.ndarray:
     """Masses v_c = int (phi_c / sup phi_c)^p dmu of the cells of grid n, in decreasing order,
     zeros dropped (lower confidence bounds for a :class:`SampledMeasure`)."""
-    key = (name, int(n), float(p), int(k))
+    key = (name, int(n), float(p) if name == "holder" else 1.0, int(k))
     if key in measure._cache:
         return measure._cache[key]
     sampled = isinstance(measure, SampledMeasure)

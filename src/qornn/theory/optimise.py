@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from .codes import LN2, binary_entropy
-from .measures import cell_masses, scale_lattice
+from .measures import cell_masses, n_cells, scale_lattice
 from .packing import holder_bump_constants
 
 _FRACTIONS = np.geomspace(1e-8, 0.5, 160)        # code distance t = fraction * code length
@@ -144,11 +144,13 @@ def _measure_candidates(measure, name, n, d, p, s, R):
 
 
 def best_for_measure(measure, name: str, d: int, p: float, s: float, R: float,
-                     route: Route, floor: float = -math.inf) -> dict | None:
+                     route: Route, floor: float = -math.inf,
+                     min_code_length: float = 1.0) -> dict | None:
     """Best candidate for a discrete or sampled measure (p finite): every grid size of the
-    measure's lattice, the m heaviest cells, every code distance; branch and bound on r."""
-    parts = [c for n in scale_lattice(measure, name, d)
-             if (c := _measure_candidates(measure, name, n, d, p, s, R)) is not None]
+    measure's lattice, the m heaviest cells, every code distance; branch and bound on r.
+    Grids with fewer cells than ``min_code_length`` are proved infeasible and skipped."""
+    sizes = [n for n in scale_lattice(measure, name, d) if n_cells(name, int(n), d) >= min_code_length]
+    parts = [c for n in sizes if (c := _measure_candidates(measure, name, n, d, p, s, R)) is not None]
     if not parts:
         return None
     cands = {k: np.concatenate([np.ravel(c[k]) for c in parts]) for k in parts[0]}
