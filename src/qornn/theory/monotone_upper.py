@@ -96,6 +96,15 @@ def dyadic_net_weights(n_leaves, d: int, J):
     return np.minimum(own, shared)
 
 
+def dyadic_layers(n_leaves: int, d: int, J: int) -> tuple[list[int], list[int]]:
+    """(units, parameters) per layer of the cheaper box net of :func:`dyadic_net_weights`."""
+    n = int(n_leaves)
+    if (12 * d + 2) * n <= 4 * d * (2 ** J + 1) + (4 * d + 2) * n:
+        return [4 * d * n, n, 1], [8 * d * n, (4 * d + 1) * n, n + 1]
+    ramps = 2 * d * (2 ** J + 1)
+    return [ramps, n, 1], [2 * ramps, (4 * d + 1) * n, n + 1]
+
+
 def upper_bound_monotone_dyadic(eta: float, J: int, d: int, p: float = 2.0,
                                 levels: int | None = None) -> Bound:
     """Adaptive dyadic approximation with threshold ``eta`` and depth ``J`` (module docstring);
@@ -106,7 +115,9 @@ def upper_bound_monotone_dyadic(eta: float, J: int, d: int, p: float = 2.0,
     cum = split_counts(np.array([eta]), d, p, J)[0].sum() if J else 0.0
     leaves, nodes = 1 + (2 ** d - 1) * cum, 1 + 2 ** d * cum
     value = 0.5 * float(_error_p(np.array([eta]), d, p, J)[0]) ** (1 / p)
-    cert = {"eta": eta, "J": J, "n_leaves": leaves, "W": float(dyadic_net_weights(leaves, d, J))}
+    units, params = dyadic_layers(leaves, d, J)
+    cert = {"eta": eta, "J": J, "n_leaves": leaves, "W": float(dyadic_net_weights(leaves, d, J)),
+            "units": units, "params": params}
     if levels is not None:
         levels = V.positive_int("levels", levels)
         value += 0.5 / levels
