@@ -142,6 +142,9 @@ def _atomic_savefig(fig, path: Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp made it private; give it a normal file's mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -161,7 +164,7 @@ def plot_bounds(path, target: str, **kw) -> Path:
 
     fig = Figure(figsize=(9, 7))
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.1, 0.34, 0.86, 0.6))
+    ax = fig.add_axes((0.1, 0.31, 0.86, 0.63))
     for ser in curves["series"]:
         ax.loglog(ser["x"], ser["y"], ser["style"], label=ser["label"], ms=3,
                   lw=2 if ser["style"] == "k-" else 1.3)
