@@ -105,7 +105,7 @@ def gv_largest_distance(m: int, log_size: float) -> int:
     about log2(m) evaluations instead of one per t.
 
     >>> gv_largest_distance(2 ** 10, 100 * LN2)
-    206
+    330
     """
     m = V.positive_int("m", m)
     if not gv_log_size(m, 1) > log_size:
