@@ -75,3 +75,21 @@ def test_bits_from_run_dir(tmp_path, capsys):
     assert code == 0, err
     data = json.loads(out)
     assert data["bounds"]["holder"]["certificate"]["bits"] == expected
+
+
+def test_plot_curves_are_labelled_and_written(tmp_path, capsys):
+    from qornn.theory import bound_curves
+
+    curves = bound_curves("monotone", d=2, p=2, widths=[8, 8], points=5)
+    labels = [s["label"] for s in curves["series"]]
+    assert any(lb.startswith("lower bound") and lb.endswith("[rigorous if sources verified]") for lb in labels)
+    assert any(lb.startswith("upper bound") and lb.endswith("[rigorous]") for lb in labels)
+    assert any("rate only" in lb for lb in labels) and any("sup-norm" in lb for lb in labels)
+    ub = next(s for s in curves["series"] if s["label"].startswith("upper bound"))
+    lb = next(s for s in curves["series"] if s["label"].startswith("lower bound, any real"))
+    common = set(ub["x"]) & set(lb["x"])
+    assert common and all(dict(zip(lb["x"], lb["y"]))[x] <= dict(zip(ub["x"], ub["y"]))[x] for x in common)
+    code, out, err = run_cli(capsys, "bound", "holder", "--bits", "1000", "--plot", str(tmp_path / "h.png"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["plot"] == str(tmp_path / "h.png")
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"

@@ -26,10 +26,10 @@ from .monotone_upper import (upper_bound_monotone_1d, upper_bound_monotone_dyadi
                              upper_bound_monotone_for_bits, upper_bound_monotone_for_weights)
 from .orthogonality import (deterministic_deviation, haar_alpha, haar_orthogonal,
                             measure_deviation, orthogonality_report, quantize, typical_deviation)
-from .plot import bound_curves, plot_bounds
-from .rates import rate_shape
 from .packing import (Family, boolean_window_family, holder_bump_constants, holder_family,
                       monotone_antichain_family, monotone_staircase_family)
+from .plot import bound_curves, plot_bounds
+from .rates import rate_shape
 from .upper_bounds import (upper_bound_c11_interp, upper_bound_holder_boxes,
                            upper_bound_holder_for_bits, upper_bound_holder_for_weights,
                            upper_bound_holder_interp_1d, upper_bound_holder_quantized,

@@ -34,7 +34,7 @@ import math
 import numpy as np
 from ..errors import ConfigError, ShapeError
 from . import _validate as V
-from .bound import Bound
+from .bound import Bound, kind_from_sources
 
 
 def quantize(W: np.ndarray, k: int) -> np.ndarray:
@@ -96,7 +96,7 @@ def deterministic_deviation(n: int, k: int, alpha: float | None = None) -> Bound
         a_txt = f"alpha = max|W| = {alpha:g}"
         cert = {"delta": dlt, "clipped_per_row_max": c, "rowsum_bound": rowsum,
                 "frobenius_bound": frob}
-    return Bound(value=e, kind="rigorous", quantity="||Q(W) - W||_2 (upper bound)",
+    return Bound(value=e, kind=kind_from_sources(("weyl",)), quantity="||Q(W) - W||_2 (upper bound)",
                  exponent=None, complexity="n, k",
                  assumptions=(f"W is {n}x{n} orthogonal, {a_txt}",
                               f"Q = per-tensor symmetric {k}-bit quantizer"

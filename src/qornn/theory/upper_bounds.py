@@ -24,13 +24,14 @@ from scipy.special import gammaln
 
 from ..errors import ConfigError
 from . import _validate as V
-from .bound import Bound
+from .bound import Bound, kind_from_sources
 
 _N_LATTICE = np.unique(np.concatenate([np.arange(1, 257), np.round(256 * 1.05 ** np.arange(1, 700))]))
 
 
 def _ub(value, quantity, assumptions, certificate, complexity="N", exponent=None) -> Bound:
-    return Bound(value=float(value), kind="rigorous", quantity=quantity, exponent=exponent,
+    # derived here from elementary facts only: no source, hence kind "rigorous"
+    return Bound(value=float(value), kind=kind_from_sources(()), quantity=quantity, exponent=exponent,
                  complexity=complexity, assumptions=tuple(assumptions), certificate=certificate)
 
 
