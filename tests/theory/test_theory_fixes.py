@@ -127,6 +127,8 @@ def test_orthogonality_samples_use_their_own_alpha(capsys):
     (["bound", "holder", "--bits", "100", "--plot", "h.txt"], "h.txt"),
     (["bound", "holder", "--bits", "100", "--plot", "/nonexistent/dir/h.png"], "/nonexistent/dir"),
     (["bound", "holder", "--bits", "100", "--measure", "/nonexistent.npy"], "/nonexistent.npy"),
+    (["bound", "holder", "--bits", "100", "--measure", "/dev/null"], "no points"),
+    (["bound", "holder", "--fat", "100", "--plot", "x.png"], "--plot needs"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv)

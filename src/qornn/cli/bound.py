@@ -52,6 +52,8 @@ def _measure(path, d: int):
     """A discrete measure from a .npy / text file: n x d points (uniform) or n x (d+1) with weights."""
     if path is None:
         return None
+    import warnings
+
     import numpy as np
 
     from .. import theory as T
@@ -63,9 +65,13 @@ def _measure(path, d: int):
         else:
             with open(path) as f:
                 sep = "," if "," in f.readline() else None
-            x = np.loadtxt(path, delimiter=sep, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file is reported below, in one line
+                x = np.loadtxt(path, delimiter=sep, ndmin=2)
     except (OSError, ValueError) as exc:
         raise DataError(f"--measure={path} could not be read as a table of numbers ({type(exc).__name__})") from None
+    if np.size(x) == 0:
+        raise DataError(f"--measure={path} holds no points; give n x d points (or n x (d+1) with weights)")
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     if x.shape[1] not in (d, d + 1):
         raise DataError(f"--measure={path} has {x.shape[1]} columns; need d={d} (points) or d+1 (points, weight)")
@@ -273,8 +279,9 @@ def cmd_bits(args) -> int:
     if not math.isinf(p):
         bounds["monotone"] = T.lower_bound_monotone(d=d, p=p, bits=bits)
         rows.append(_row(f"monotone [0,1]^{d}, L^{_fmt(p)} error >=", bounds["monotone"]))
-    k0 = max(1, int(math.floor(math.log2(max(bits, 1.0)))))
-    for k in range(k0, min(k0 + 4, 40) + 1):
+    # windows of k bits with 2^k > bits: shorter ones are all computable (trivial bound 0)
+    k0 = max(1, int(math.floor(math.log2(max(bits, 1.0)))) + 1)
+    for k in range(min(k0, 40), min(k0 + 3, 40) + 1):
         b = T.lower_bound_boolean_window(bits=bits, k=k)
         bounds[f"window_k{k}"] = b
         rows.append({"quantity": f"some {k}-bit window function: error rate >=", "value": _value_text(b),
