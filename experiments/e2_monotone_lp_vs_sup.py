@@ -65,15 +65,17 @@ def main() -> None:
             for key, ls in (("L1", "o-"), ("L2", "s-"), ("L4", "^-"), ("sup (closure)", "x--")):
                 ax.loglog(W, [r[key] for r in rr], ls, label=f"{tname}: {key}")
             slopes.append({"d": d, "target": tname, **{f"slope {k}": fit_slope(W, [r[k] for r in rr])
-                                                       for k in ("L1", "L2", "L4", "sup (closure)")}})
+                                                       for k in ("L1", "L2", "L4", "sup (closure)")},
+                           "slope L1 without the smallest net": fit_slope(W[1:], [r["L1"] for r in rr[1:]])})
         Ws = np.array(sorted({r["W"] for r in rows if r["d"] == d}))
         ax.axhline(0.5, color="k", lw=1.5, label="sup-norm LB = 1/2 (any continuous g)")
         wid = [[int(w)] * (1 if d == 1 else 2) for w in (archs[d][i][0] for i in range(len(archs[d])))]
         for p, ls in ((1, "b:"), (2, "g:")):
             lb = [T.lower_bound_monotone(d=d, p=p, widths=w).value for w in wid]
             ax.loglog(Ws, lb, ls, label=f"L{p} LB (pdim route)")
-        if d == 1:
-            ax.loglog(Ws, [0.5 / max(1, (w - 1) // 6) for w in Ws], "k-.", lw=0.8, label="UB 1/(2N), N=(W-1)/6")
+        ubs = [T.upper_bound_monotone_for_weights(float(w), d, 2.0) for w in Ws]
+        ax.loglog([w for w, u in zip(Ws, ubs) if u], [u.value for u in ubs if u], "k-.", lw=0.8,
+                  label="L2 UB, construction with <= W weights (rigorous)")
         ax.set_xlabel("number of weights W")
         ax.set_ylabel("error")
         ax.set_title(f"monotone targets, d = {d}")
@@ -81,6 +83,7 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out / "e2_monotone_lp_vs_sup.png", dpi=120)
     jump_sup = [r["sup (closure)"] for r in rows if r["target"].startswith("jump")]
+    steep = min(slopes, key=lambda r: r["slope L1"] if np.isfinite(r["slope L1"]) else 0.0)
     body = f"""
 Monotone targets, {steps} full-batch Adam steps (L^2 loss) per net, 1 seed.
 
@@ -88,13 +91,15 @@ Monotone targets, {steps} full-batch Adam steps (L^2 loss) per net, 1 seed.
   >= {min(jump_sup):.3f}, consistent with the rigorous sup-norm lower bound 1/2, which holds for any class
   of continuous functions whatever its size: monotone functions have no sup-norm approximation
   rate at all.
-* Worst-case theory (over the whole class): d = 1: W^-1 in every L^p; d = 2:
-  D^(-1/max(d, p(d-1))), i.e. exponent -1/2 for p <= 2 and -1/(p(d-1)) beyond.  These are the
-  L^p-vs-sup differences announced in the abstract of Achour et al. (2022).
+* Worst-case theory (over the whole class; derived in docs/theory.md, sections 3-4, not taken from
+  the paper, whose abstract only says its bounds shed light on L^p-vs-sup differences): d = 1:
+  W^-1 in every L^p; d = 2: D^(-1/max(d, p(d-1))), i.e. exponent -1/2 for p <= 2 and -1/(p(d-1))
+  beyond.  The dash-dotted curve is a rigorous L^2 upper bound of a construction with W weights.
 * The trained networks do **not** show these rates: the fitted L^p slopes below are between
-  {min(v for r in slopes for k, v in r.items() if k.startswith("slope L")):.2f} and {max(v for r in slopes for k, v in r.items() if k.startswith("slope L")):.2f}.  Gradient
-  training on an L^2 loss over a finite grid plateaus (the fit cannot be sharper than the training
-  grid and Adam does not place kinks precisely); only the d = 1 jump shows a clear L^1 decay.
+  {min(v for r in slopes for k, v in r.items() if k.startswith("slope L")):.2f} and {max(v for r in slopes for k, v in r.items() if k.startswith("slope L")):.2f}.  The steepest L^1 slope, {steep["slope L1"]:.2f}
+  (d = {steep["d"]}, {steep["target"]}), becomes {steep["slope L1 without the smallest net"]:.2f} without the smallest net: {"it rests on that one point, and no target shows a clear decay" if steep["slope L1 without the smallest net"] > -0.3 else "a decay that does not rest on one point"}.
+  Gradient training on an L^2 loss over a finite grid plateaus
+  (the fit cannot be sharper than the training grid and Adam does not place kinks precisely).
   The sup-norm floor 1/2, in contrast, is a property of every continuous network and is seen everywhere.
 
 Fitted slopes vs W (trained nets, specific targets - not the worst case):

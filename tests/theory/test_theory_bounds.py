@@ -99,9 +99,11 @@ def test_monotone_in_complexity_and_linear_in_R():
 
 
 def test_golden_values_reference_table():
-    # widths [10], d_in 1: W = 31; Anthony-Bartlett 8.8 dominates (1922), cf. reference notes 2.5
+    # widths [10], d_in 1: W = 31; the smallest valid bound is the growth function (437 of
+    # 437 / 502 / 1922), cf. reference notes 2.5
     D = T.pdim_upper([10], 1)
-    assert D.certificate["W"] == 31 and D.value == 1922
+    assert D.certificate["W"] == 31 and D.value == 437
+    assert sorted(c["value"] for c in D.certificate["candidates"]) == [437, 502, 1922]
     assert T.pdim_bhlm([10], 1).value == 502  # 493 without the extra threshold parameter
     c = T.holder_bump_constants(2, 2, 2)
     assert c["A_over_R"] == pytest.approx(6.17, abs=0.01)
@@ -115,7 +117,7 @@ def test_kinds_and_sources():
     b = T.lower_bound_holder(d=1, s=1, p=2, bits=100)
     assert a.kind == "rigorous_if_sources_verified" and not a.rigorous
     assert b.kind == "rigorous"
-    assert "achour22" in a.sources and a.to_json()
+    assert "achour22" in a.references and "achour22" not in a.sources and a.to_json()
     assert T.typical_deviation(64, 4).kind == "heuristic"
 
 

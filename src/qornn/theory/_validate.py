@@ -63,3 +63,15 @@ def bits(name: str, k, *, minimum: int = 1, maximum: int = 32) -> int:
     if k > maximum:
         raise ConfigError(f"{name}={k} is not allowed; {name} must be between {minimum} and {maximum}")
     return k
+
+
+MAX_SIZE = 1e250
+
+
+def size(name: str, x, *, allow_zero: bool = False) -> float:
+    """A class size (pseudo-dimension, fat-shattering dimension, bits): finite, > 0 (or >= 0),
+    at most 1e250 so that every derived quantity stays inside double precision."""
+    xf = positive_real(name, x, allow_zero=allow_zero)
+    if xf > MAX_SIZE:
+        raise ConfigError(f"{name}={x!r} is not allowed; {name} must be at most {MAX_SIZE:g}")
+    return xf

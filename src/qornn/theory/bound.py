@@ -18,7 +18,13 @@ bare float), so that a number always travels with
 * ``exponent`` / ``log_power``: the bound scales like
   ``complexity**exponent * log(complexity)**log_power``;
 * ``assumptions`` (norm convention, measure, class definition, ...);
-* ``sources``: keys into :data:`SOURCES`;
+* ``sources``: keys into :data:`SOURCES` of the results the value *depends on*; the
+  ``kind`` of a value is computed from them (:func:`kind_from_sources`), so flipping
+  ``SOURCES[key].verified`` after transcribing a statement upgrades every value that uses it;
+* ``references``: keys of works the construction follows but whose correctness the value
+  does not need (e.g. the paper whose theorem is re-derived here);
+* ``log10_value``: log10 of the value, finite even when ``value`` underflows to 0.0;
+* ``note``: a one-line remark shown by the CLI ("trivial bound: ...", "underflow: ...");
 * ``certificate``: the numbers that produced the value (packing size, separation,
   envelope, ...), enough to recheck it by hand.
 """
@@ -109,6 +115,24 @@ SOURCES: dict[str, Source] = {
         "COLT 2018.",
         False,
     ),
+    "lu21": Source(
+        "J. Lu, Z. Shen, H. Yang, S. Zhang. Deep network approximation for smooth functions. "
+        "SIAM J. Math. Anal. 53(5), 2021.",
+        False,
+        "rate O(N^(-2s/d) L^(-2s/d)) recalled from the abstract; used for rate-only curves",
+    ),
+    "abch97": Source(
+        "N. Alon, S. Ben-David, N. Cesa-Bianchi, D. Haussler. Scale-sensitive dimensions, uniform "
+        "convergence, and learnability. J. ACM 44(4):615-631, 1997 (Lemma 3.5).",
+        False,
+        "only the argument is followed; the lemma is re-proved in docs/theory.md",
+    ),
+    "mendelson02": Source(
+        "S. Mendelson. Rademacher averages and phase transitions in Glivenko-Cantelli classes. "
+        "IEEE Trans. Inf. Theory 48(1):251-263, 2002.",
+        False,
+        "the paper's L^p(mu) entropy estimate; replaced here by a re-proved variant",
+    ),
 }
 
 
@@ -125,13 +149,19 @@ class Bound:
     assumptions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     certificate: dict[str, Any] = field(default_factory=dict)
+    references: tuple[str, ...] = ()
+    log10_value: float | None = None
+    note: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"Bound.kind={self.kind!r} is not one of {KINDS}")
-        for key in self.sources:
+        for key in self.sources + self.references:
             if key not in SOURCES:
-                raise ValueError(f"Bound.sources contains unknown key {key!r}")
+                raise ValueError(f"Bound {key!r} is not a key of SOURCES")
+        if self.log10_value is None and self.value is not None:
+            v = float(self.value)
+            object.__setattr__(self, "log10_value", math.log10(v) if v > 0 else -math.inf)
 
     @property
     def rigorous(self) -> bool:
@@ -168,8 +198,11 @@ class Bound:
             "log_power": self.log_power,
             "complexity": self.complexity,
             "assumptions": list(self.assumptions),
+            "log10_value": plain(self.log10_value),
+            "note": self.note,
             "sources": [{"key": k, "citation": SOURCES[k].citation, "verified": SOURCES[k].verified}
                         for k in self.sources],
+            "references": [{"key": k, "citation": SOURCES[k].citation} for k in self.references],
             "certificate": plain(self.certificate),
         }
 
@@ -183,5 +216,28 @@ def combine_kind(*kinds: str) -> str:
 
 
 def kind_from_sources(sources: tuple[str, ...] | list[str]) -> str:
-    """``rigorous`` if every source used for a constant is verified, else ``rigorous_if_sources_verified``."""
+    """``rigorous`` if every source used for a constant is verified, else ``rigorous_if_sources_verified``.
+
+    >>> kind_from_sources(("gilbert_varshamov",)), kind_from_sources(("bhlm19",))
+    ('rigorous', 'rigorous_if_sources_verified')
+    """
     return "rigorous" if all(SOURCES[k].verified for k in sources) else "rigorous_if_sources_verified"
+
+
+def merge_keys(*groups) -> tuple[str, ...]:
+    """Concatenate tuples of source keys, dropping repeats (order kept)."""
+    return tuple(dict.fromkeys(k for g in groups for k in g))
+
+
+def from_log(log_value: float) -> tuple[float, float, str]:
+    """(value, log10 value, note) for a value known through its natural log.
+
+    A positive value below the double-precision range becomes 0.0 with a note that says so,
+    so that a tiny bound is never mistaken for the trivial bound 0.
+    """
+    if log_value == -math.inf:
+        return 0.0, -math.inf, ""
+    value = math.exp(log_value)
+    log10 = log_value / math.log(10.0)
+    note = "" if value > 0 else f"underflow: value = 10^{log10:.2f}, below double precision"
+    return value, log10, note

@@ -1,9 +1,10 @@
 """Upper bounds on the pseudo-dimension of piecewise-polynomial feed-forward networks.
 
-A *larger* pseudo-dimension gives a *weaker* (hence safe) approximation lower bound, so
-:func:`pdim_upper` takes the maximum of the implemented bounds.  All of them use constants
-recalled from the literature and not transcribed here, so their ``kind`` is
-``rigorous_if_sources_verified``:
+Each implemented bound is a valid upper bound if its source is right, so :func:`pdim_upper`
+takes the *smallest* (the strongest valid lower bounds follow) and lists every candidate
+with its source.  All of them use constants recalled from the literature and not transcribed
+here, so their ``kind`` (computed from :data:`SOURCES`) is ``rigorous_if_sources_verified``
+until the statements are checked:
 
 * :func:`pdim_bhlm` - closed form of Bartlett, Harvey, Liaw & Mehrabian (JMLR 2019), Thm 7;
 * :func:`pdim_growth_function` - the growth-function product from the same proof, solved
@@ -26,7 +27,7 @@ from scipy.optimize import brentq
 
 from ..errors import ConfigError
 from . import _validate as V
-from .bound import Bound
+from .bound import Bound, kind_from_sources
 
 _ACTIVATIONS = {"relu": (2, 1), "leaky_relu": (2, 1), "hardtanh": (3, 1), "abs": (2, 1)}
 
@@ -50,19 +51,48 @@ def mlp_param_count(widths: Sequence[int], d_in: int, d_out: int = 1) -> int:
     return total
 
 
+def _activation(activation: str, pieces, degree) -> tuple[int, int]:
+    if pieces is None or degree is None:
+        if activation not in _ACTIVATIONS:
+            raise ConfigError(f"activation={activation!r} is not supported; use one of "
+                              f"{sorted(_ACTIVATIONS)} or give pieces= and degree=")
+        pieces, degree = _ACTIVATIONS[activation]
+    return (V.positive_int("pieces", pieces, minimum=2), V.positive_int("degree", degree, minimum=1))
+
+
 def _structure(widths, d_in, pieces, degree):
-    pieces = V.positive_int("pieces", pieces, minimum=2)
-    degree = V.positive_int("degree", degree, minimum=1)
+    """Fully connected net as a layered net: (units per layer, parameters per layer)."""
     ks, d_in = _layers(widths, d_in)
-    L = len(ks)
     per_layer, prev = [], d_in
     for k in ks:
         per_layer.append((prev + 1) * k)
         prev = k
+    return _layered(ks, per_layer, pieces, degree)
+
+
+def _layered(ks, per_layer, pieces, degree):
+    """Units k_i and parameters feeding each layer (last = output), plus one threshold parameter
+    for the pseudo-dimension; W_i = parameters feeding layers 1..i."""
+    pieces = V.positive_int("pieces", pieces, minimum=2)
+    degree = V.positive_int("degree", degree, minimum=1)
+    ks = [V.positive_int("units", k) for k in ks]
+    per_layer = [V.positive_int("parameters", w) for w in per_layer]
+    if len(ks) != len(per_layer):
+        raise ConfigError(f"{len(ks)} layers of units but {len(per_layer)} parameter counts")
     per_layer[-1] += 1  # the threshold parameter of the pseudo-dimension reduction
     W = sum(per_layer)
-    Wi = np.cumsum(per_layer).astype(float)  # parameters feeding layers 1..i (degree >= 1)
-    return ks, L, W, Wi, pieces, degree
+    Wi = np.cumsum(per_layer).astype(float)
+    return ks, len(ks), W, Wi, pieces, degree
+
+
+def _bhlm_closed(net) -> Bound:
+    ks, L, W, Wi, pieces, degree = net
+    p = pieces - 1
+    R = sum(k * (1 + i * degree ** i) for i, k in enumerate(ks))
+    Lbar = float(Wi.sum()) / W
+    value = L + Lbar * W * math.log2(4 * math.e * p * R * math.log2(2 * math.e * p * R))
+    return _pdim_bound(value, ks, pieces, degree, ("bhlm19",), "BHLM 2019 Thm 7, closed form",
+                       {"W": W, "L": L, "Lbar": Lbar, "R": R, "breakpoints": p})
 
 
 def pdim_bhlm(widths: Sequence[int], d_in: int, pieces: int = 2, degree: int = 1) -> Bound:
@@ -71,24 +101,18 @@ def pdim_bhlm(widths: Sequence[int], d_in: int, pieces: int = 2, degree: int = 1
     VCdim <= L + Lbar * W * log2(4 e p R log2(2 e p R)), with p = pieces - 1 breakpoints,
     Lbar = sum_i W_i / W, R = sum_i k_i (1 + (i-1) degree^(i-1)).
     """
-    ks, L, W, Wi, pieces, degree = _structure(widths, d_in, pieces, degree)
-    p = pieces - 1
-    R = sum(k * (1 + i * degree ** i) for i, k in enumerate(ks))
-    Lbar = float(Wi.sum()) / W
-    value = L + Lbar * W * math.log2(4 * math.e * p * R * math.log2(2 * math.e * p * R))
-    return _bhlm_bound(value, ks, d_in, pieces, degree,
-                       {"W": W, "L": L, "Lbar": Lbar, "R": R, "breakpoints": p})
+    return _bhlm_closed(_structure(widths, d_in, pieces, degree))
 
 
-def _bhlm_bound(value: float, ks, d_in: int, pieces: int, degree: int, certificate: dict) -> Bound:
-    """A pseudo-dimension Bound from one of the BHLM 2019 forms (shared assumptions and source)."""
+def _pdim_bound(value: float, ks, pieces: int, degree: int, sources, name: str, certificate) -> Bound:
+    """A pseudo-dimension Bound (shared assumptions; kind from the sources)."""
     return Bound(
-        value=float(math.floor(value)), kind="rigorous_if_sources_verified", quantity="pdim",
+        value=float(math.floor(value)), kind=kind_from_sources(sources), quantity="pdim",
         exponent=1.0, log_power=1.0, complexity="W (fixed depth)",
-        assumptions=(f"fully connected net d_in={d_in}, widths={list(ks[:-1])}, linear output",
+        assumptions=(f"layered net, units per layer {list(ks)} (last = output)",
                      f"activation piecewise polynomial, {pieces} pieces, degree {degree}",
                      "one extra parameter for the pseudo-dimension threshold"),
-        sources=("bhlm19",), certificate=certificate,
+        sources=tuple(sources), certificate={"bound": name, **certificate},
     )
 
 
@@ -101,6 +125,21 @@ def _log2_growth(m: float, ks, L, Wi, pieces, degree) -> float:
     return total
 
 
+def _growth(net) -> Bound:
+    ks, L, W, Wi, pieces, degree = net
+
+    def gap(m):
+        return _log2_growth(m, ks, L, Wi, pieces, degree) - m
+
+    lo = float(W)  # the product bound is stated for m >= W
+    hi = 2.0 * lo
+    while gap(hi) > 0:
+        hi *= 2.0
+    m_star = lo if gap(lo) <= 0 else brentq(gap, lo, hi, xtol=1e-6)
+    return _pdim_bound(m_star, ks, pieces, degree, ("bhlm19",), "BHLM 2019 growth function",
+                       {"W": W, "L": L, "W_i": Wi.tolist()})
+
+
 def pdim_growth_function(widths: Sequence[int], d_in: int, pieces: int = 2,
                          degree: int = 1) -> Bound:
     """Largest m with Pi(m) >= 2^m for the BHLM growth-function product (constants recalled).
@@ -108,20 +147,16 @@ def pdim_growth_function(widths: Sequence[int], d_in: int, pieces: int = 2,
     Pi(m) <= prod_i 2 (2 e m k_i p (1 + (i-1) degree^(i-1)) / W_i)^(W_i); usually tighter
     than the closed form of :func:`pdim_bhlm`.
     """
-    ks, L, W, Wi, pieces, degree = _structure(widths, d_in, pieces, degree)
+    return _growth(_structure(widths, d_in, pieces, degree))
 
-    def gap(m):
-        return _log2_growth(m, ks, L, Wi, pieces, degree) - m
 
-    lo = float(W)  # the product bound is stated for m >= W; gap(W) > 0 always here
-    hi = 2.0 * lo
-    while gap(hi) > 0:
-        hi *= 2.0
-    if gap(lo) <= 0:
-        m_star = lo
-    else:
-        m_star = brentq(gap, lo, hi, xtol=1e-6)
-    return _bhlm_bound(m_star, ks, d_in, pieces, degree, {"W": W, "L": L, "W_i": Wi.tolist()})
+def _anthony_bartlett(net) -> Bound:
+    ks, L, W, _, pieces, degree = net
+    k = sum(ks)
+    value = (2 * W * L * math.log2(4 * W * L * pieces * k / math.log(2))
+             + 2 * W * L * L * math.log2(degree + 1) + 2 * L)
+    return _pdim_bound(value, ks, pieces, degree, ("anthony_bartlett99",),
+                       "Anthony-Bartlett 1999 Thm 8.8", {"W": W, "L": L, "units": k})
 
 
 def pdim_anthony_bartlett(widths: Sequence[int], d_in: int, pieces: int = 2,
@@ -131,43 +166,45 @@ def pdim_anthony_bartlett(widths: Sequence[int], d_in: int, pieces: int = 2,
     VCdim <= 2 W L log2(4 W L p k / ln 2) + 2 W L^2 log2(degree + 1) + 2 L,
     with p = pieces and k = number of computation units.
     """
-    ks, L, W, _, pieces, degree = _structure(widths, d_in, pieces, degree)
-    k = sum(ks)
-    value = (2 * W * L * math.log2(4 * W * L * pieces * k / math.log(2))
-             + 2 * W * L * L * math.log2(degree + 1) + 2 * L)
+    return _anthony_bartlett(_structure(widths, d_in, pieces, degree))
+
+
+def _smallest(net, W_count: int, description: str) -> Bound:
+    parts = [_bhlm_closed(net), _growth(net), _anthony_bartlett(net)]
+    best = min(parts, key=lambda b: b.value)
     return Bound(
-        value=float(math.floor(value)), kind="rigorous_if_sources_verified", quantity="pdim",
-        exponent=1.0, log_power=1.0, complexity="W (fixed depth)",
-        assumptions=(f"fully connected net d_in={d_in}, widths={list(ks[:-1])}",
-                     f"activation piecewise polynomial, {pieces} pieces, degree {degree}"),
-        sources=("anthony_bartlett99",), certificate={"W": W, "L": L, "units": k},
+        value=best.value, kind=best.kind, quantity="pdim", exponent=1.0, log_power=1.0,
+        complexity="W (fixed depth)", assumptions=(description,) + best.assumptions,
+        sources=best.sources,
+        certificate={"W": W_count, "policy": "min", "chosen": best.certificate["bound"],
+                     "candidates": [{"bound": b.certificate["bound"], "value": b.value,
+                                     "sources": list(b.sources), "kind": b.kind} for b in parts]},
     )
 
 
 def pdim_upper(widths: Sequence[int], d_in: int, activation: str = "relu",
                pieces: int | None = None, degree: int | None = None) -> Bound:
-    """Conservative pseudo-dimension bound: the maximum of all implemented bounds.
+    """Pseudo-dimension bound: the *smallest* of the implemented upper bounds.
 
-    A larger value only weakens the lower bounds that use it, so taking the maximum keeps
-    them valid as long as at least one of the recalled theorems is correct.
+    Each is a valid upper bound if its source is right, so the smallest gives the strongest
+    valid lower bounds; the Bound's sources (hence its kind) are those of the chosen bound and
+    the certificate lists every candidate with its source.
+
+    >>> pdim_upper([10], 1).certificate["chosen"]
+    'BHLM 2019 growth function'
     """
-    if pieces is None or degree is None:
-        if activation not in _ACTIVATIONS:
-            raise ConfigError(f"activation={activation!r} is not supported; use one of "
-                              f"{sorted(_ACTIVATIONS)} or give pieces= and degree=")
-        pieces, degree = _ACTIVATIONS[activation]
-    parts = [pdim_bhlm(widths, d_in, pieces, degree),
-             pdim_growth_function(widths, d_in, pieces, degree),
-             pdim_anthony_bartlett(widths, d_in, pieces, degree)]
-    best = max(parts, key=lambda b: b.value)
-    return Bound(
-        value=best.value, kind="rigorous_if_sources_verified", quantity="pdim", exponent=1.0,
-        log_power=1.0, complexity="W (fixed depth)", assumptions=best.assumptions,
-        sources=("bhlm19", "anthony_bartlett99"),
-        certificate={"W": mlp_param_count(widths, d_in), "bhlm": parts[0].value,
-                     "growth_function": parts[1].value, "anthony_bartlett": parts[2].value,
-                     "policy": "max"},
-    )
+    pieces, degree = _activation(activation, pieces, degree)
+    net = _structure(widths, d_in, pieces, degree)
+    return _smallest(net, mlp_param_count(widths, d_in),
+                     f"fully connected ReLU-type net, d_in={d_in}, widths={list(net[0][:-1])}")
+
+
+def pdim_upper_layers(units: Sequence[int], params: Sequence[int], activation: str = "relu") -> Bound:
+    """:func:`pdim_upper` for a layered (possibly sparse) net: ``units[i]`` units in layer i
+    (the last is the output) fed by ``params[i]`` parameters."""
+    pieces, degree = _activation(activation, None, None)
+    net = _layered(units, params, pieces, degree)
+    return _smallest(net, int(sum(params)), f"layered net, {int(sum(params))} parameters")
 
 
 def total_bits(param_levels: Mapping[str, tuple[int, int]]) -> float:

@@ -1,168 +1,167 @@
-"""User-facing approximation lower bounds, their inverses and constructive upper bounds.
+"""User-facing approximation lower bounds.
 
 For a target class F (a Holder ball or the monotone functions on [0,1]^d) and a class G of
-approximants described by its pseudo-dimension (``pdim=``, or ``widths=`` of a ReLU MLP)
-and/or by its storage size (``bits=``), the functions return a :class:`Bound` on
+approximants described by its pseudo-dimension (``pdim=``, or ``widths=`` of a ReLU MLP), its
+fat-shattering dimension (``fat=``) and/or its storage size (``bits=``), the functions return
+a :class:`Bound` on
 
-    sup_{f in F} inf_{g in G} ||f - g||_{L^p([0,1]^d, Lebesgue)}.
+    sup_{f in F} inf_{g in G} ||f - g||_{L^p(mu)},   mu = Lebesgue on [0,1]^d or any
+                                                    DiscreteMeasure / SampledMeasure.
 
-Both routes are optimised over the packing scale and the code distance; any choice gives a
-valid bound, so the optimiser only affects tightness, never validity.  If both ``pdim`` and
-``bits`` are given they must describe the same class (e.g. a quantized network of that
-architecture); the larger bound is returned with the kind of the route that produced it.
+Routes: A (pseudo-dimension, Haussler's packing bound), F (fat-shattering, the general theorem
+of Achour et al., NeurIPS 2022, arXiv:2206.04360, with re-proved constants) and B (counting).
+Each is optimised over the packing family (:mod:`qornn.theory.optimise`); the best is returned
+with the kind computed from the sources it depends on.  If several descriptions are given they
+must describe the same class (e.g. a quantized network of that architecture).
 
-The rates reproduce those announced by Achour et al. (NeurIPS 2022, arXiv:2206.04360) in
-the pseudo-dimension: Holder D^(-s/d); monotone D^(-1/max(d, p(d-1))) up to logs.  The
-constants are ours (docs/theory.md), not the paper's.
+Monotone in p: under a probability measure ||.||_q <= ||.||_p for q <= p, so routes A and F
+report max over q in Q_GRID, q <= p (p = 2.2 gets the q = 2 value); route B uses p itself
+(its value increases with p).  Both the size and p monotonicities are exact.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-from scipy.special import gammaln
-
 from ..errors import ConfigError
 from . import _validate as V
-from .bound import Bound
-from .complexity import mlp_param_count, pdim_upper
-from .inequalities import proposition_a, proposition_b
-from .packing import (LN2, Family, binary_entropy, boolean_window_family, gv_log_size,
-                      holder_bump_constants, holder_family, monotone_antichain_family,
-                      monotone_staircase_family)
+from .bound import Bound, from_log, kind_from_sources, merge_keys
+from .complexity import pdim_upper
+from .fat_shattering import REFERENCES as FAT_REFERENCES
+from .fat_shattering import as_fat_function, fat_log_values
+from .inequalities import SOURCES_A, SOURCES_B, counting_log_values, effective_pdim, pdim_log_values
+from .codes import LN2, gv_largest_distance
+from .measures import as_measure
+from .optimise import best_for_measure, best_lebesgue
+from .packing import boolean_window_family
 
-_LAMBDAS = np.concatenate([np.geomspace(1e-8, 0.5, 160)])
-_FINITE_P_FOR_SUP = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-
-
-# --------------------------------------------------------------------------- optimiser
-def _profile(name: str, n: np.ndarray, d: int, p: float, s: float = 1.0, R: float = 1.0):
-    """(m, q, a, B) such that r = a (t/q)^(1/p) (a alone for p = inf) for scale n."""
-    n = n.astype(float)
-    if name == "holder":
-        c = holder_bump_constants(s, d, p)
-        A = c["A_over_R"] * R
-        a = A * (c["psi_inf"] if math.isinf(p) else c["psi_p"]) * n ** (-s)
-        return n ** d, n ** d, a, A * c["psi_inf"] * n ** (-s)
-    if name == "staircase":
-        a = 1.0 / (2 * d * n)
-        return n ** d, n ** d, a, a
-    if name == "antichain":
-        m = np.exp(gammaln(n + d - 1) - gammaln(d) - gammaln(n))
-        return np.floor(m + 0.5), n ** d, np.ones_like(n), np.ones_like(n)
-    raise ValueError(name)
+Q_GRID = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0, 32.0)
+_ROUTE_NAMES = {"A": "A (pseudo-dimension)", "F": "F (fat-shattering)", "B": "B (counting)"}
 
 
-def _make_family(name, n, t, d, p, s, R) -> Family:
-    if name == "holder":
-        return holder_family(int(n), s, d, p, R=R, t=int(t))
-    if name == "staircase":
-        return monotone_staircase_family(int(n), d, p, t=int(t))
-    return monotone_antichain_family(int(n), d, p, t=int(t))
+class ApproximatingClass:
+    """What is known about G: pdim (with the sources of its value), fat, bits."""
+
+    def __init__(self, d: int, pdim=None, fat=None, widths=None, bits=None) -> None:
+        self.pdim_sources: tuple[str, ...] = ()
+        self.pdim_certificate: dict = {}
+        if widths is not None:
+            if pdim is not None:
+                raise ConfigError("give either pdim= or widths=, not both")
+            b = pdim_upper(widths, d)
+            pdim, self.pdim_sources, self.pdim_certificate = b.value, b.sources, b.certificate
+        self.pdim = None if pdim is None else V.size("pdim", pdim)
+        self.fat = fat if callable(fat) or fat is None else V.size("fat", fat)
+        self.bits = None if bits is None else V.size("bits", bits, allow_zero=True)
+        if self.pdim is None and self.fat is None and self.bits is None:
+            raise ConfigError("no approximating class given: pass pdim=, widths=, fat= or bits=")
+
+    def routes(self):
+        """(route, q -> route function, sources, proved minimal code length) for each route."""
+        out = []
+        if self.pdim is not None:
+            D = effective_pdim(self.pdim)
+            out.append(("A", lambda q: (lambda lm, lr, lb, fl: pdim_log_values(lm, lr, lb, q, D)),
+                        SOURCES_A + self.pdim_sources, 2.0 * D))
+            const = as_fat_function(D)
+            out.append(("F", lambda q: (lambda lm, lr, lb, fl: fat_log_values(lm, lr, lb, q, const, fl)),
+                        self.pdim_sources, 2.0 * D))
+        if self.fat is not None:
+            fn = as_fat_function(self.fat)
+            low = 1.0 if callable(self.fat) else 2.0 * max(1.0, math.floor(self.fat))
+            out.append(("F", lambda q: (lambda lm, lr, lb, fl: fat_log_values(lm, lr, lb, q, fn, fl)),
+                        (), low))
+        if self.bits is not None:
+            bits = self.bits
+            out.append(("B", lambda q: (lambda lm, lr, lb, fl: counting_log_values(lm, lr, bits)),
+                        SOURCES_B, max(bits, 1.0)))
+        return out
+
+    def complexity(self) -> str:
+        parts = [k for k, v in (("pdim", self.pdim), ("fat", self.fat), ("bits", self.bits)) if v is not None]
+        return " and ".join(parts)
 
 
-def _n_grid(name: str, d: int, m_max: float) -> np.ndarray:
-    if name == "antichain":
-        n_max = (math.factorial(d - 1) * m_max) ** (1.0 / (d - 1)) + d + 2
-    else:
-        n_max = m_max ** (1.0 / d) + 2
-    n_max = max(4.0, min(n_max, 1e12))
-    grid = np.unique(np.concatenate([np.arange(1, min(n_max, 300) + 1),
-                                     np.round(np.geomspace(1, n_max, 700))]))
-    if name == "antichain":
-        grid = grid[grid >= 2]
-    return grid
+def _exponents_for(route: str, p: float, measure) -> list[float]:
+    """Exponents q at which a route is evaluated (most promising first; the order only
+    affects speed)."""
+    if route == "B" and not (measure is not None and math.isinf(p)):
+        return [p]
+    qs = [q for q in Q_GRID if q <= p]  # L^inf(mu) >= L^q(mu): finite-q families for p = inf
+    return sorted(qs, key=lambda q: abs(math.log(q / min(p, 6.0))))
 
 
-def _optimise(name, d, p, s, R, D=None, bits=None):
-    """Best (n, t) for route A (D given) or route B (bits given); returns (value, n, t)."""
-    scale = D if D is not None else bits
-    n = _n_grid(name, d, 2000.0 * max(scale, 1.0) + 64)
-    m, q, a, B = _profile(name, n, d, p, s, R)
-    lam = _LAMBDAS[None, :]
-    M = m[:, None]
-    t = np.maximum(1.0, np.floor(lam * M))
-    t = np.minimum(t, np.maximum(1.0, np.floor(M / 2)))
-    frac = (t - 1) / M
-    log_m = np.where(t == 1, M * LN2, M * LN2 * (1 - binary_entropy(frac)))
-    if math.isinf(p):
-        r = np.broadcast_to(a[:, None], t.shape)
-    else:
-        r = a[:, None] * (t / q[:, None]) ** (1 / p)
-    if D is not None:
-        tau = B[:, None] * np.exp((math.log(2 * math.e) + (1 + math.log(D + 1) - log_m) / D) / p)
-        val = np.maximum(0.0, (r - tau) / 2)
-    else:
-        val = np.where(log_m > bits * LN2, r / 2, 0.0)
-    i, j = np.unravel_index(int(np.argmax(val)), val.shape)
-    return float(val[i, j]), int(n[i]), int(t[i, j])
+def _search(name, d, p, s, R, measure, route, make_fn, min_len, floor):
+    """Best candidate of one route above ``floor`` over the allowed exponents (or None)."""
+    best = None
+    for q in _exponents_for(route, p, measure):
+        level = floor if best is None else max(floor, best["log_value"])
+        if measure is None:
+            cand = best_lebesgue(name, d, q, s, R, make_fn(q), min_len, level)
+        else:
+            cand = best_for_measure(measure, name, d, q, s, R, make_fn(q), level, min_len)
+        if cand is not None:
+            best = {**cand, "q": q}
+    return best
 
 
-def _route(name, d, p, s, R, D=None, bits=None) -> Bound | None:
-    val, n, t = _optimise(name, d, p, s, R, D=D, bits=bits)
-    if val <= 0:
-        return None
-    fam = _make_family(name, n, t, d, p, s, R)
-    return proposition_a(fam, D) if D is not None else proposition_b(fam, bits)
+def best_over_routes(names, d, p, s, R, measure, cls: ApproximatingClass):
+    """(best candidate with its route and sources, {route: log10 of the best value found that
+    beat the routes tried before it, -inf if none did}).  The maximum is exact."""
+    found, tried = None, {}
+    for route, make_fn, sources, min_len in cls.routes():
+        for name in names:
+            floor = -math.inf if found is None else found["log_value"]
+            cand = _search(name, d, p, s, R, measure, route, make_fn, min_len, floor)
+            tried[f"{route}:{name}"] = -math.inf if cand is None else cand["log_value"] / math.log(10)
+            if cand is not None:
+                found = {**cand, "route": route, "family": name, "sources": sources}
+    return found, tried
 
 
-def _resolve_pdim(pdim, widths, d):
-    if widths is not None:
-        if pdim is not None:
-            raise ConfigError("give either pdim= or widths=, not both")
-        return float(pdim_upper(widths, d).value)
-    if pdim is not None:
-        return V.positive_real("pdim", pdim)
-    return None
+def _assemble(found, tried, cls, measure, assumptions, exponent, log_power) -> Bound:
+    common = dict(quantity="worst-case approximation error", exponent=exponent, log_power=log_power,
+                  complexity=cls.complexity())
+    mu_text = "Lebesgue" if measure is None else measure.describe()
+    assumptions = assumptions + (f"error in L^p(mu), mu = {mu_text}",)
+    if found is None:
+        return Bound(value=0.0, kind="rigorous", log10_value=-math.inf, assumptions=assumptions,
+                     note="trivial bound: no packing family is larger than the class",
+                     certificate={"routes_log10": tried}, **common)
+    value, log10, note = from_log(found["log_value"])
+    route = found["route"]
+    refs = FAT_REFERENCES if route == "F" else ("achour22",)
+    cert = {"route": _ROUTE_NAMES[route], "family": found["family"], "grid_n": found["n"],
+            "code_length_m": found["m"], "code_distance_t": found["t"], "log_M": found["log_m"],
+            "log10_r": found["log_r"] / math.log(10), "log10_B": found["log_B"] / math.log(10),
+            "q_used": found["q"], "routes_log10": tried}
+    if cls.pdim is not None:
+        cert["D"] = cls.pdim
+        cert["D_used"] = effective_pdim(cls.pdim)
+    if cls.pdim_certificate:
+        cert["pdim_certificate"] = cls.pdim_certificate
+    if cls.bits is not None:
+        cert["bits"] = cls.bits
+    sources = merge_keys(found["sources"])
+    return Bound(value=value, kind=kind_from_sources(sources), sources=sources, references=refs,
+                 log10_value=log10, note=note, assumptions=assumptions, certificate=cert, **common)
 
 
-def _best_of(bounds, default_assumptions, quantity, exponent, log_power, complexity):
-    bounds = [b for b in bounds if b is not None]
-    if not bounds:
-        return Bound(value=0.0, kind="rigorous", quantity=quantity, exponent=exponent,
-                     log_power=log_power, complexity=complexity,
-                     assumptions=default_assumptions + ("no family beats the class: trivial bound",))
-    best = max(bounds, key=lambda b: b.value)
-    return Bound(value=best.value, kind=best.kind, quantity=quantity, exponent=exponent,
-                 log_power=log_power, complexity=complexity,
-                 assumptions=default_assumptions + best.assumptions,
-                 sources=tuple(dict.fromkeys(("achour22",) + best.sources)),
-                 certificate={**best.certificate,
-                              "candidates": [float(b.value) for b in bounds]})
+def lower_bound_holder(*, d: int, s: float, p: float = 2.0, R: float = 1.0, pdim=None, fat=None,
+                       widths=None, bits=None, measure=None) -> Bound:
+    """Lower bound on sup_{f in H^s_d(R)} inf_{g in G} ||f - g||_{L^p(mu)}; rate size^(-s/d).
 
-
-# --------------------------------------------------------------------------- Holder
-def lower_bound_holder(*, d: int, s: float, p: float = 2.0, R: float = 1.0,
-                       pdim: float | None = None, widths=None, bits: float | None = None) -> Bound:
-    """Lower bound on sup_{f in H^s_d(R)} inf_{g in G} ||f - g||_p.
-
-    ``pdim``/``widths``: Proposition A (any real weights; kind rigorous_if_sources_verified).
-    ``bits``: Proposition B (G has at most 2^bits functions; kind rigorous).  p = inf is
-    allowed (route A then uses ||.||_inf >= ||.||_q for the best finite q tried).
-    Rate: (pdim or bits)^(-s/d).
+    >>> b = lower_bound_holder(d=1, s=1, p=2, bits=100)
+    >>> b.kind, round(b.value, 6) > 0
+    ('rigorous', True)
     """
-    d = V.dimension(d)
-    s = V.smoothness(s)
-    p = V.p_norm(p)
-    R = V.positive_real("R", R)
-    D = _resolve_pdim(pdim, widths, d)
-    if bits is not None:
-        bits = V.positive_real("bits", bits, allow_zero=True)
-    if D is None and bits is None:
-        raise ConfigError("lower_bound_holder needs pdim=, widths= or bits= to describe the approximating class")
-    cands = []
-    if D is not None:
-        for q in (_FINITE_P_FOR_SUP if math.isinf(p) else (p,)):
-            cands.append(_route("holder", d, q, s, R, D=D))
-    if bits is not None:
-        cands.append(_route("holder", d, p, s, R, bits=bits))
-    assumptions = (f"F = Holder ball H^{s:g}_{d}(R={R:g}) on [0,1]^{d} (sup-norm convention, see docs)",
-                   f"error in L^{p:g}([0,1]^{d}, Lebesgue)")
-    complexity = "pdim" if bits is None else ("bits" if D is None else "pdim and bits")
-    return _best_of(cands, assumptions, "worst-case approximation error", -s / d, 0.0, complexity)
+    d, s, p, R = V.dimension(d), V.smoothness(s), V.p_norm(p), V.positive_real("R", R)
+    mu = as_measure(measure, d)
+    cls = ApproximatingClass(d, pdim=pdim, fat=fat, widths=widths, bits=bits)
+    found, tried = best_over_routes(["holder"], d, p, s, R, mu, cls)
+    assumptions = (f"F = Holder ball H^{s:g}_{d}(R={R:g}) on [0,1]^{d} (sup-norm convention, see docs)",)
+    return _assemble(found, tried, cls, mu, assumptions, -s / d, 0.0)
 
 
-# --------------------------------------------------------------------------- monotone
 def monotone_exponents(d: int, p: float, route: str = "pdim") -> tuple[float, float]:
     """(exponent, log_power) of the monotone lower bound in pdim (or bits)."""
     if d == 1 or math.isinf(p) or p * (d - 1) <= d:
@@ -171,242 +170,55 @@ def monotone_exponents(d: int, p: float, route: str = "pdim") -> tuple[float, fl
     return e, (e if route == "pdim" else 0.0)
 
 
-def lower_bound_monotone(*, d: int, p: float = 2.0, pdim: float | None = None, widths=None,
-                         bits: float | None = None, continuous: bool = True) -> Bound:
-    """Lower bound on sup_{f in Mon_d} inf_{g in G} ||f - g||_p, Mon_d = non-decreasing
-    [0,1]^d -> [0,1].
+def sup_norm_monotone(d: int) -> Bound:
+    """sup_{f in Mon_d} inf_g ||f - g||_inf >= 1/2 for every class G of continuous functions."""
+    return Bound(value=0.5, kind="rigorous", quantity="worst-case sup-norm error", exponent=0.0,
+                 complexity="any", references=("achour22",),
+                 assumptions=(f"F = non-decreasing functions [0,1]^{d} -> [0,1]",
+                              "G consists of continuous functions (e.g. any ReLU network)",
+                              "sup norm (or L^inf of Lebesgue measure)"),
+                 certificate={"witness": "f = 1{x_1 >= 1/2}",
+                              "argument": "g continuous at x_1 = 1/2 misses 0 or 1 by >= 1/2"})
 
-    Staircase family (rate D^(-1/d)) and antichain family (d >= 2, rate
-    (D log D)^(-1/(p(d-1)))), the larger one.  For p = inf and a class of continuous
-    functions the bound is 1/2 whatever the size of G (the jump 1{x_1 >= 1/2}).
-    """
-    d = V.dimension(d)
-    p = V.p_norm(p)
-    D = _resolve_pdim(pdim, widths, d)
-    if bits is not None:
-        bits = V.positive_real("bits", bits, allow_zero=True)
-    if math.isinf(p) and continuous:
-        return Bound(value=0.5, kind="rigorous", quantity="worst-case sup-norm error",
-                     exponent=0.0, complexity="any",
-                     assumptions=("F = non-decreasing functions [0,1]^d -> [0,1]",
-                                  "G consists of continuous functions (e.g. any ReLU network)"),
-                     sources=("achour22",),
-                     certificate={"witness": "f = 1{x_1 >= 1/2}",
-                                  "argument": "g continuous at x_1 = 1/2 misses 0 or 1 by >= 1/2"})
-    if D is None and bits is None:
-        raise ConfigError("lower_bound_monotone needs pdim=, widths= or bits= to describe the approximating class")
+
+def lower_bound_monotone(*, d: int, p: float = 2.0, pdim=None, fat=None, widths=None, bits=None,
+                         measure=None, continuous: bool = True) -> Bound:
+    """Lower bound on sup_{f in Mon_d} inf_{g in G} ||f - g||_{L^p(mu)}, Mon_d = non-decreasing
+    [0,1]^d -> [0,1]: staircase family (rate D^(-1/d)) and antichain family (d >= 2, rate
+    (D log D)^(-1/(p(d-1)))), the larger.  p = inf, Lebesgue, G continuous: 1/2 for every G."""
+    d, p = V.dimension(d), V.p_norm(p)
+    mu = as_measure(measure, d)
+    if math.isinf(p) and continuous and mu is None:
+        return sup_norm_monotone(d)
+    cls = ApproximatingClass(d, pdim=pdim, fat=fat, widths=widths, bits=bits)
     names = ["staircase"] + (["antichain"] if d >= 2 else [])
-    cands = []
-    for name in names:
-        if D is not None:
-            for q in (_FINITE_P_FOR_SUP if math.isinf(p) else (p,)):
-                cands.append(_route(name, d, q, 1.0, 1.0, D=D))
-        if bits is not None:
-            cands.append(_route(name, d, p, 1.0, 1.0, bits=bits))
-    e, lp = monotone_exponents(d, p, "pdim" if bits is None else "bits")
-    assumptions = (f"F = non-decreasing functions [0,1]^{d} -> [0,1]",
-                   f"error in L^{p:g}([0,1]^{d}, Lebesgue)")
-    complexity = "pdim" if bits is None else ("bits" if D is None else "pdim and bits")
-    return _best_of(cands, assumptions, "worst-case approximation error", e, lp, complexity)
+    found, tried = best_over_routes(names, d, p, 1.0, 1.0, mu, cls)
+    e, lp = monotone_exponents(d, p, "pdim" if cls.bits is None else "bits")
+    return _assemble(found, tried, cls, mu, (f"F = non-decreasing functions [0,1]^{d} -> [0,1]",), e, lp)
 
 
-# --------------------------------------------------------------------------- Boolean windows
 def lower_bound_boolean_window(*, bits: float, k: int) -> Bound:
     """Counting bound for sequence models reading binary inputs.
 
-    Among all 2^(2^k) Boolean functions of the last k input bits, some function is
-    computed wrongly on at least the returned fraction of the 2^k windows by every model in
-    a class of at most 2^bits functions (e.g. any network stored in ``bits`` bits).
+    Among all 2^(2^k) Boolean functions of the last k input bits, some function is computed
+    wrongly on at least the returned fraction t/2^(k+1) of the 2^k windows by every model in a
+    class of at most 2^bits functions; t = the largest code distance whose Gilbert-Varshamov
+    code has more than 2^bits words (found by bisection).
     """
-    bits = V.positive_real("bits", bits, allow_zero=True)
+    bits = V.size("bits", bits, allow_zero=True)
     k = V.positive_int("k", k)
     if k > 40:
         raise ConfigError(f"k={k} is not allowed; window length k must be <= 40")
     m = 2 ** k
-    best_t = 0
-    if m * LN2 > bits * LN2:
-        # largest t with GV size > 2^bits; log size decreases in t, so scan a candidate grid
-        ts = np.unique(np.clip(np.round(np.geomspace(1, m / 2, 400)), 1, m // 2 if m > 1 else 1))
-        ok = [t for t in ts.astype(int) if gv_log_size(m, int(t)) > bits * LN2]
-        if ok:
-            best_t = max(ok)
-            while best_t + 1 <= m // 2 and gv_log_size(m, best_t + 1) > bits * LN2:
-                best_t += 1
-    if best_t == 0:
-        return Bound(value=0.0, kind="rigorous", quantity="window error rate", complexity="bits",
-                     assumptions=(f"2^{bits:g} >= number of Boolean functions guaranteed by the code",),
-                     sources=("gilbert_varshamov",), certificate={"k": k, "bits": bits})
-    b = proposition_b(boolean_window_family(k, best_t), bits)
-    return Bound(value=b.value, kind="rigorous", quantity="window error rate", complexity="bits",
+    t = gv_largest_distance(m, bits * LN2)
+    common = dict(quantity="window error rate", complexity="bits", sources=SOURCES_B,
+                  kind=kind_from_sources(SOURCES_B))
+    if t == 0:
+        return Bound(value=0.0, log10_value=-math.inf, certificate={"k": k, "bits": bits},
+                     note=f"trivial bound: 2^{bits:g} >= 2^(2^{k}), the number of Boolean functions of {k} bits",
+                     assumptions=(f"targets: all Boolean functions of the last k={k} input bits",), **common)
+    fam = boolean_window_family(k, t)
+    return Bound(value=t / (2.0 * m), certificate={**fam.certificate(), "bits": bits},
                  assumptions=(f"targets: all Boolean functions of the last k={k} input bits",
-                              "error = fraction of the 2^k windows computed wrongly") + b.assumptions,
-                 sources=b.sources, certificate=b.certificate)
-
-
-# --------------------------------------------------------------------------- inverses
-def _threshold(fn, eps: float, lo: int = 1, cap: float = 1e15) -> tuple[int, Bound]:
-    """Smallest integer x with fn(x).value <= eps, given fn non-increasing per family."""
-    b_lo = fn(lo)
-    if b_lo.value <= eps:
-        return lo, b_lo
-    hi = max(2 * lo, 2)
-    while fn(hi).value > eps:
-        lo, hi = hi, hi * 2
-        if hi > cap:
-            raise ConfigError(f"eps={eps:g} is too small; the required complexity exceeds {cap:g}")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fn(mid).value > eps:
-            lo = mid
-        else:
-            hi = mid
-    return hi, fn(lo)
-
-
-def _target_fn(target, *, d, p, s, R, mode):
-    if target == "holder":
-        s = V.smoothness(s)
-        if mode == "pdim":
-            return lambda x: lower_bound_holder(d=d, s=s, p=p, R=R, pdim=x)
-        return lambda x: lower_bound_holder(d=d, s=s, p=p, R=R, bits=x)
-    if target == "monotone":
-        if mode == "pdim":
-            return lambda x: lower_bound_monotone(d=d, p=p, pdim=x)
-        return lambda x: lower_bound_monotone(d=d, p=p, bits=x)
-    raise ConfigError(f"target={target!r} is not supported; use 'holder' or 'monotone'")
-
-
-def minimal_pdim_for_error(eps: float, *, target: str = "holder", d: int = 1, p: float = 2.0,
-                           s: float = 1.0, R: float = 1.0) -> Bound:
-    """Smallest D such that Pdim(G) <= D - 1 provably forces worst-case error > eps."""
-    eps = V.error_target(eps)
-    d, p = V.dimension(d), V.p_norm(p)
-    D, witness = _threshold(_target_fn(target, d=d, p=p, s=s, R=R, mode="pdim"), eps)
-    return Bound(value=float(D), kind=witness.kind if D > 1 else "rigorous",
-                 quantity="minimal pseudo-dimension", exponent=None, complexity="eps",
-                 assumptions=(f"every class with Pdim <= {D - 1} has worst-case error > {eps:g}",)
-                 + witness.assumptions, sources=witness.sources,
-                 certificate={"eps": eps, "witness_at_D_minus_1": witness.value,
-                              **witness.certificate})
-
-
-def minimal_bits_for_error(eps: float, *, target: str = "holder", d: int = 1, p: float = 2.0,
-                           s: float = 1.0, R: float = 1.0) -> Bound:
-    """Smallest B such that any model stored in B - 1 bits (<= 2^(B-1) functions) has
-    worst-case error > eps (counting route, Proposition B; rigorous)."""
-    eps = V.error_target(eps)
-    d, p = V.dimension(d), V.p_norm(p)
-    fn = _target_fn(target, d=d, p=p, s=s, R=R, mode="bits")
-    B, witness = _threshold(fn, eps, lo=1)
-    return Bound(value=float(B), kind="rigorous", quantity="minimal storage (bits)",
-                 complexity="eps",
-                 assumptions=(f"every model stored in <= {B - 1} bits has worst-case error > {eps:g}",)
-                 + witness.assumptions, sources=witness.sources,
-                 certificate={"eps": eps, "witness_at_B_minus_1": witness.value,
-                              **witness.certificate})
-
-
-def minimal_weights_for_error(eps: float, *, target: str = "holder", depth: int = 1, d: int = 1,
-                              p: float = 2.0, s: float = 1.0, R: float = 1.0,
-                              bits_per_weight: float | None = None,
-                              activation: str = "relu") -> Bound:
-    """Fewest parameters a ReLU MLP with ``depth`` hidden layers of equal width (input d,
-    one output) can have and still possibly reach worst-case error eps.
-
-    Every narrower network of that shape provably has worst-case error > eps: by the
-    pseudo-dimension route, and, if ``bits_per_weight`` is given (a quantized network with
-    that many bits per parameter), also by the counting route.
-    """
-    eps = V.error_target(eps)
-    depth = V.positive_int("depth", depth)
-    d, p = V.dimension(d), V.p_norm(p)
-    D_star = minimal_pdim_for_error(eps, target=target, d=d, p=p, s=s, R=R)
-
-    def width_for(pred):
-        lo, hi = 0, 1
-        while not pred(hi):
-            lo, hi = hi, hi * 2
-            if hi > 10 ** 9:
-                raise ConfigError(f"eps={eps:g} is too small for width search")
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if pred(mid) else (mid, hi)
-        return hi
-
-    w_a = width_for(lambda w: pdim_upper([w] * depth, d, activation).value >= D_star.value)
-    w, parts = w_a, {"width_pdim_route": w_a, "pdim_needed": D_star.value}
-    kind = D_star.kind
-    if bits_per_weight is not None:
-        b = V.positive_real("bits_per_weight", bits_per_weight)
-        B_star = minimal_bits_for_error(eps, target=target, d=d, p=p, s=s, R=R)
-        w_b = width_for(lambda w: b * mlp_param_count([w] * depth, d) >= B_star.value)
-        parts.update(width_bits_route=w_b, bits_needed=B_star.value)
-        if w_b >= w_a:
-            kind = "rigorous"
-        w = max(w_a, w_b)
-    W = mlp_param_count([w] * depth, d)
-    return Bound(value=float(W), kind=kind, quantity="minimal number of weights", complexity="eps",
-                 assumptions=(f"ReLU MLP, input {d}, {depth} hidden layer(s) of equal width, 1 output",
-                              f"widths < {w} provably give worst-case error > {eps:g}"),
-                 sources=D_star.sources, certificate={"eps": eps, "width": w, **parts})
-
-
-# --------------------------------------------------------------------------- upper bounds
-def upper_bound_lipschitz_interp(N: int, p: float = 2.0, R: float = 1.0) -> Bound:
-    """Exact worst case of piecewise-linear interpolation (N equal cells) over the
-    R-Lipschitz functions on [0,1]: R / (2 (p+1)^(1/p) N)  (p = inf: R / (2N)).
-    The interpolant is a ReLU net with widths [N] (W = 3N + 1)."""
-    N = V.positive_int("N", N)
-    p = V.p_norm(p)
-    R = V.positive_real("R", R)
-    c = 0.5 if math.isinf(p) else 0.5 / (p + 1) ** (1 / p)
-    return Bound(value=R * c / N, kind="rigorous", quantity="worst-case error (upper bound)",
-                 exponent=-1.0, complexity="N", assumptions=("H^1_1(R): R-Lipschitz on [0,1]",),
-                 certificate={"widths": [N], "W": 3 * N + 1})
-
-
-def upper_bound_c11_interp(N: int, R: float = 1.0) -> Bound:
-    """Piecewise-linear interpolation of f with R-Lipschitz derivative (H^2_1(R)):
-    sup error <= R h^2 / 8, h = 1/N, hence in every L^p.  ReLU net widths [N]."""
-    N = V.positive_int("N", N)
-    R = V.positive_real("R", R)
-    return Bound(value=R / (8 * N * N), kind="rigorous", quantity="worst-case error (upper bound)",
-                 exponent=-2.0, complexity="N", assumptions=("H^2_1(R)",),
-                 certificate={"widths": [N], "W": 3 * N + 1})
-
-
-def upper_bound_holder_quantized(N: int, s: float, d: int, delta: float, R: float = 1.0) -> Bound:
-    """A finite class: piecewise-constant on the N^d grid, value = f(cell centre) rounded to
-    a multiple of delta.  For s <= 1, sup error <= R (h/2)^s + delta/2 with
-    N^d log2(floor(2R/delta) + 2) bits."""
-    N = V.positive_int("N", N)
-    s = V.smoothness(s)
-    d = V.dimension(d)
-    if s > 1:
-        raise ConfigError(f"s={s} is not allowed here; this construction needs 0 < s <= 1")
-    delta = V.positive_real("delta", delta)
-    R = V.positive_real("R", R)
-    bits = N ** d * math.log2(math.floor(2 * R / delta) + 2)
-    return Bound(value=R * (0.5 / N) ** s + delta / 2, kind="rigorous",
-                 quantity="worst-case sup error (upper bound)", complexity="bits",
-                 assumptions=(f"H^{s:g}_{d}(R), s <= 1",), certificate={"bits": bits, "N": N})
-
-
-def upper_bound_monotone_1d(N: int, p: float = 2.0, grid: int | None = None) -> Bound:
-    """Monotone f: [0,1] -> [0,1] rounded to N levels: error <= 1/(2N).
-
-    Real weights: a ReLU net of widths [2N] gets within 1/(2N) + any eps' in L^p (steep
-    ramps), so inf_g <= 1/(2N).  With ``grid`` = G, the N thresholds are rounded to the grid
-    {0, 1/G, .., 1}: error <= 1/(2N) + (1/(2G))^(1/p) with log2 C(N + G, N) bits.
-    """
-    N = V.positive_int("N", N)
-    p = V.p_norm(p, allow_inf=False)
-    if grid is None:
-        return Bound(value=0.5 / N, kind="rigorous", quantity="worst-case error (upper bound)",
-                     exponent=-1.0, complexity="N", assumptions=("monotone, d = 1",),
-                     certificate={"widths": [2 * N], "W": 6 * N + 1})
-    G = V.positive_int("grid", grid)
-    bits = (gammaln(N + G + 1) - gammaln(N + 1) - gammaln(G + 1)) / LN2
-    return Bound(value=0.5 / N + (0.5 / G) ** (1 / p), kind="rigorous",
-                 quantity="worst-case error (upper bound)", complexity="bits",
-                 assumptions=("monotone, d = 1",), certificate={"bits": float(bits), "N": N, "G": G})
+                              "error = fraction of the 2^k windows computed wrongly",
+                              f"|G| <= 2^{bits:g}"), **common)

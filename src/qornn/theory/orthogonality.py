@@ -34,7 +34,7 @@ import math
 import numpy as np
 from ..errors import ConfigError, ShapeError
 from . import _validate as V
-from .bound import Bound
+from .bound import Bound, kind_from_sources
 
 
 def quantize(W: np.ndarray, k: int) -> np.ndarray:
@@ -96,7 +96,7 @@ def deterministic_deviation(n: int, k: int, alpha: float | None = None) -> Bound
         a_txt = f"alpha = max|W| = {alpha:g}"
         cert = {"delta": dlt, "clipped_per_row_max": c, "rowsum_bound": rowsum,
                 "frobenius_bound": frob}
-    return Bound(value=e, kind="rigorous", quantity="||Q(W) - W||_2 (upper bound)",
+    return Bound(value=e, kind=kind_from_sources(("weyl",)), quantity="||Q(W) - W||_2 (upper bound)",
                  exponent=None, complexity="n, k",
                  assumptions=(f"W is {n}x{n} orthogonal, {a_txt}",
                               f"Q = per-tensor symmetric {k}-bit quantizer"
@@ -167,3 +167,48 @@ def measure_deviation(W: np.ndarray, k: int) -> dict[str, float]:
             "E_F": float(np.linalg.norm(E)), "E_max": float(np.max(np.abs(E))),
             "sigma_min": float(sv.min()), "sigma_max": float(sv.max()),
             "gram_dev": float(np.linalg.norm(Q.T @ Q - np.eye(n), 2))}
+
+
+def _sample_columns(mats, n: int, k: int) -> dict:
+    """Measured ||E||_2 of quantized samples, each compared with the bound at its *own* alpha."""
+    meas = [measure_deviation(W, k) for W in mats]
+    own = [deterministic_deviation(n, k, alpha=m["alpha"]).value for m in meas]
+    typ = [typical_deviation(n, k, alpha=m["alpha"], model="gaussian" if k == 1 else "uniform").value
+           for m in meas]
+    return {"measured mean": float(np.mean([m["E_2"] for m in meas])),
+            "measured max": float(np.max([m["E_2"] for m in meas])),
+            "bound at sample alpha (max)": float(np.max(own)),
+            "max measured / own bound": float(np.max([m["E_2"] / b for m, b in zip(meas, own)])),
+            "typical at sample alpha (mean)": float(np.mean(typ))}
+
+
+def orthogonality_report(n: int, ks, alpha: float | None = None, samples: int = 0,
+                         seed: int = 0) -> dict:
+    """Table behind ``qornn bound orthogonality``: for each bit width k, the rigorous bound at
+    alpha (given, or the Haar-typical sqrt(4 ln n / n)), the a-priori bound (any alpha), the
+    heuristic typical size and, with ``samples`` Haar matrices, measured values each compared
+    with the bound at the sample's own alpha (never with the Haar-typical one)."""
+    n = V.positive_int("n", n, minimum=2)
+    samples = V.positive_int("samples", samples, minimum=0)
+    if samples > 10000:
+        raise ConfigError(f"samples={samples} is not allowed; use 0..10000")
+    a = haar_alpha(n) if alpha is None else V.positive_real("alpha", alpha)
+    a_label = f"alpha={a:.3g}" + (" (Haar typical)" if alpha is None else " (given)")
+    rng = np.random.default_rng(V.positive_int("seed", seed, minimum=0))
+    mats = [haar_orthogonal(n, rng) for _ in range(samples)]
+    rows, bounds = [], {}
+    for k in ks:
+        det = deterministic_deviation(n, k, alpha=a)
+        typ = typical_deviation(n, k, alpha=a, model="gaussian" if k == 1 else "uniform")
+        bounds.update({f"k{k}": det, f"k{k}_a_priori": deterministic_deviation(n, k),
+                       f"k{k}_typical": typ})
+        row = {"k": k, f"bound at {a_label}": det.value, "a priori (any alpha)": bounds[f"k{k}_a_priori"].value,
+               f"typical at {a_label}": typ.value,
+               "sigma range (bound)": f"[{det.certificate['sigma_min_ge']:.3g}, {det.certificate['sigma_max_le']:.3g}]"}
+        if mats:
+            row.update(_sample_columns(mats, n, k))
+        rows.append(row)
+    alphas = [float(np.max(np.abs(W))) for W in mats]
+    return {"n": n, "alpha": a, "alpha_source": "Haar typical" if alpha is None else "given",
+            "sample_alpha_range": [min(alphas), max(alphas)] if alphas else None,
+            "rows": rows, "columns": list(rows[0].keys()) if rows else [], "bounds": bounds}
