@@ -158,7 +158,7 @@ def test_report_of_a_sweep_folder(pruned_sweep, tmp_path, capsys):
     assert md in printed and "**Best: trial 0**" in md
     rows = {ln.split(" | ")[0]: ln for ln in md.splitlines() if ln.startswith("| ") and ln[2].isdigit()}
     assert rows["| 1"].startswith("| 1 | pruned | 0 | 1e-05 | 4 | 40 | trial-1 | pruned at step 40 |")
-    assert rows["| 2"].startswith("| 2 | failed |  | 0.001 | 9 |  |  | model.weight_bits=9 is out of range")
+    assert rows["| 2"].startswith("| 2 | failed |  | 0.001 | 9 |  |  | model.weight_bits=9 is not allowed")
     with open(tmp_path / "rep" / "sweep.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert [r["state"] for r in table] == ["complete", "pruned", "failed"]
