@@ -54,9 +54,9 @@ class BjorckOrthogonal(RecurrentScheme):
     def __init__(self, n: int, steps: int = 15, beta: float = 0.5, power_iterations: int = 3):
         super().__init__(n)
         if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
-            raise ConfigError(f"model.bjorck_steps={steps!r} is not allowed; use an integer from 0 to {MAX_STEPS}")
+            raise ConfigError(f"steps={steps!r} is not allowed; use an integer from 0 to {MAX_STEPS}")
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 < beta < 1.0:
-            raise ConfigError(f"model.bjorck_beta={beta!r} is not allowed; use a number strictly between 0 and 1")
+            raise ConfigError(f"beta={beta!r} is not allowed; use a number strictly between 0 and 1")
         self.steps, self.beta = steps, float(beta)
         self.power_iterations = int(power_iterations)
         self.register_buffer("u", torch.empty(n))
