@@ -68,3 +68,23 @@ def test_bench_errors_are_one_line(capsys, args, message):
     assert main(["bench", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qornn: error:") and message in err and err.count("\n") == 1
+
+
+def test_bench_says_when_it_times_random_inputs(capsys, tmp_path):
+    assert main(["bench", "--json", "--steps", "1", "--warmup", "0", "--batch-size", "2", "--no-tune-malloc",
+                 "--config", "pmnist-hadamrnn", "--set", f"task.data_dir={tmp_path}", "--set", "model.hidden_size=32",
+                 "--no-forward"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["data"] == "random"
+    assert f"mnist data not found in {tmp_path}" in captured.err
+
+
+def test_bench_reports_unreadable_data_instead_of_timing_random_inputs(capsys, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (raw / stem).write_bytes(b"not an IDX file")
+    assert main(["bench", "--config", "pmnist-hadamrnn", "--set", f"task.data_dir={tmp_path}", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qornn: error:") and "IDX" in err and err.count("\n") == 1

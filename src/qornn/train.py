@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from . import run as rundir
 from .checkpoint import atomic_write_text, load_checkpoint, load_model, save_checkpoint, save_model
 from .config import Config, config_to_dict, to_yaml
+from .engine import model_loss
 from .errors import CheckpointError, ConfigError
 from .model import OrthoRNN, build_model
 from .tasks import Task, build_task
@@ -230,7 +231,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     running, seen, window_start = 0.0, 0, time.perf_counter()
     while step < total:
         x, y = task.train_batch(step, tcfg.batch_size)
-        loss = task.loss(model(x), y)
+        loss = model_loss(model, task, x, y)  # readout + cross-entropy fused where possible
         objective = loss + regularization(model)
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
