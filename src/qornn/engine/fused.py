@@ -152,8 +152,9 @@ class FusedRecurrence(torch.autograd.Function):
     def forward(ctx, spec, x, u, b, v, c, h0, y, *tensors):
         keep = any(ctx.needs_input_grad)  # what the backward pass needs
         batch, steps, n = x.shape[0], x.shape[1], u.shape[0]
-        bounds = u.new_empty(-(-steps // spec.chunk), batch, n) if keep else None
-        probs = u.new_empty(v.shape[0], steps, batch) if keep and spec.readout == "loss" else None
+        chunks = -(-steps // spec.chunk)
+        bounds = u.new_empty(chunks, batch, n) if keep else None
+        probs = u.new_empty(v.shape[0] * steps * batch) if keep and spec.readout == "loss" else None
         out = run_forward(_make_pass(spec, x, u, b, v, c, y, probs, tensors, bounds), h0)
         ctx.spec = spec
         ctx.save_for_backward(x, u, b, v, c, h0, y, bounds, probs, *tensors)

@@ -8,8 +8,9 @@ and, in the backward pass, writes e_t = ∂L/∂h_t (c, B, n) for the adjoint re
 * ``all``: the logits y_t = V σ(h_t) + c, (B, T, K), computed per chunk as one
   (K, n) × (n, C·B) GEMM;
 * ``loss``: the mean cross-entropy of those logits against targets (B, T), so that the
-  (B, T, K) logits never exist; the forward pass keeps p_t − onehot(y_t) (K, T, B), the
-  gradient of the loss with respect to the logits up to the factor (∂L/∂loss)/(B·T).
+  (B, T, K) logits never exist; the forward pass keeps p_t − onehot(y_t) for every step
+  (one (K, C·B) block per chunk), the gradient of the loss with respect to the logits up to the
+  factor (∂L/∂loss)/(B·T).
 
 σ is ``relu``, ``tanh`` or ``identity``; e_t = Vᵀ(∂L/∂y_t) ⊙ σ'(h_t), ∂L/∂V = Σ_t (∂L/∂y_t) σ(h_t)ᵀ.
 """
@@ -142,7 +143,8 @@ class LossReadout(LogitsReadout):
     def __init__(self, v, c, kind, batch, steps, chunk, targets: torch.Tensor, probs: torch.Tensor | None):
         super().__init__(v, c, kind, batch, steps, chunk)
         self.yt = targets.t().contiguous()  # (T, B)
-        self.probs = probs  # (K, T, B): filled with p − onehot(y) by the forward pass (None: not kept)
+        self.probs = probs  # (K·T·B,): p − onehot(y), one (K, C·B) block per chunk (None: not kept)
+        self.chunk = chunk
         self.lbuf = v.new_empty(v.shape[0], chunk * batch)
 
     def start_forward(self):
@@ -155,7 +157,7 @@ class LossReadout(LogitsReadout):
         logp = torch.log_softmax(logits, 0)
         self.total -= logp.gather(0, target).sum()
         if self.probs is not None:
-            p = self.probs[:, t0:t1].view(logits.shape)
+            p = self.block(t0, t1)
             torch.exp(logp, out=p)
             p.scatter_add_(0, target, p.new_full(target.shape, -1.0))
 
@@ -165,7 +167,18 @@ class LossReadout(LogitsReadout):
     def start_backward(self, grad_out, need_v=True, need_c=True):
         self.scale = float(grad_out) / self.yt.numel()
         self.grad_v = torch.zeros_like(self.v) if need_v else None
-        self.grad_c = self.probs.sum((1, 2)) * self.scale if need_c else None
+        self.grad_c = None
+        if need_c:
+            steps, k, full = self.yt.shape[0], self.v.shape[0], self.yt.shape[0] // self.chunk
+            total = self.probs[:full * self.chunk * self.batch * k].view(full, k, self.chunk * self.batch).sum((0, 2))
+            if full * self.chunk < steps:  # the shorter last chunk
+                total += self.block(full * self.chunk, steps).sum(1)
+            self.grad_c = total * self.scale
+
+    def block(self, t0, t1):
+        """The (K, (t1 − t0)·B) block of ``probs`` of the chunk starting at t0."""
+        k, b = self.v.shape[0], self.batch
+        return self.probs[k * b * t0:k * b * t1].view(k, -1)
 
     def logit_grads(self, t0, t1):
-        return self.probs[:, t0:t1].view(self.v.shape[0], -1), self.scale
+        return self.block(t0, t1), self.scale
