@@ -25,7 +25,7 @@ from ..hadamard import block_sylvester, is_power_of_two
 from ..operators import SignedHadamardOperator
 from ..quant import sign_ste
 from .base import RecurrentScheme
-from .hadamard import _check_ste
+from .hadamard import check_ste
 
 
 class BlockHadamardSign(RecurrentScheme):
@@ -39,7 +39,7 @@ class BlockHadamardSign(RecurrentScheme):
         if not isinstance(block_size, int) or not is_power_of_two(block_size) or n % block_size != 0:
             raise ShapeError(f"block_size={block_size!r} is not allowed for n={n}; use a power of two that divides {n}")
         self.block_size = block_size
-        self.ste = _check_ste(ste)
+        self.ste = check_ste(ste)
         self.permute = bool(permute)
         self.seed = int(seed)
         self.register_buffer("basis", block_sylvester(n, block_size) / math.sqrt(block_size), persistent=False)

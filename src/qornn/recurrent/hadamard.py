@@ -30,7 +30,7 @@ from .base import RecurrentScheme
 STE_KINDS = ("identity", "clipped")
 
 
-def _check_ste(ste: str) -> str:
+def check_ste(ste: str) -> str:
     if ste not in STE_KINDS:
         raise ConfigError(f"ste={ste!r} is not allowed; use one of {', '.join(STE_KINDS)}")
     return ste
@@ -45,7 +45,7 @@ class HadamardSign(RecurrentScheme):
     def __init__(self, n: int, ste: str = "identity"):
         super().__init__(n)
         log2_exact(n, "n")  # a ShapeError naming n
-        self.ste = _check_ste(ste)
+        self.ste = check_ste(ste)
         self.register_buffer("basis", sylvester(n) / math.sqrt(n), persistent=False)
 
     def signs(self, u: torch.Tensor) -> torch.Tensor:
