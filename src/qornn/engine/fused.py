@@ -108,9 +108,9 @@ def run_forward(p: _Pass, h0: torch.Tensor | None) -> torch.Tensor:
             p.kernel.save_carry(p.bounds[k])
         z = p.inputs.chunk(t0, t1)
         if p.readout.keeps_states:
-            p.readout.forward(p.kernel.forward(z, keep=True), t0, t1)
+            p.readout.forward(p.kernel.forward(z), t0, t1)
         else:
-            last = p.kernel.forward(z, keep=False)
+            last = p.kernel.advance(z, last=t1 == p.chunks[-1][1])
     return p.readout.finish(last)
 
 
@@ -128,7 +128,7 @@ def run_backward(p: _Pass, grad_out: torch.Tensor, need: tuple) -> tuple:
         e = ebuf[:t1 - t0]
         z = p.inputs.chunk(t0, t1)
         p.kernel.load_carry(p.bounds[k])
-        h = p.kernel.forward(z, keep=True) if recompute else None
+        h = p.kernel.forward(z) if recompute else None
         p.readout.backward(h, t0, t1, e)
         if not need_adjoint:
             continue
@@ -154,7 +154,7 @@ class FusedRecurrence(torch.autograd.Function):
         batch, steps, n = x.shape[0], x.shape[1], u.shape[0]
         chunks = -(-steps // spec.chunk)
         bounds = u.new_empty(chunks, batch, n) if keep else None
-        probs = u.new_empty(v.shape[0] * steps * batch) if keep and spec.readout == "loss" else None
+        probs = u.new_empty(v.shape[0], steps, batch) if keep and spec.readout == "loss" else None
         out = run_forward(_make_pass(spec, x, u, b, v, c, y, probs, tensors, bounds), h0)
         ctx.spec = spec
         ctx.save_for_backward(x, u, b, v, c, h0, y, bounds, probs, *tensors)

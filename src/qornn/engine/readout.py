@@ -7,10 +7,9 @@ and, in the backward pass, writes e_t = ∂L/∂h_t (c, B, n) for the adjoint re
 * ``last``: h_T only (many-to-one); the chunks before need no states at all;
 * ``all``: the logits y_t = V σ(h_t) + c, (B, T, K), computed per chunk as one
   (K, n) × (n, C·B) GEMM;
-* ``loss``: the mean cross-entropy of those logits against targets (B, T), so that the
-  (B, T, K) logits never exist; the forward pass keeps p_t − onehot(y_t) for every step
-  (one (K, C·B) block per chunk), the gradient of the loss with respect to the logits up to the
-  factor (∂L/∂loss)/(B·T).
+* ``loss``: the mean cross-entropy of those logits against targets (B, T), in the same
+  (K, T, B) layout, with no (B, T, K) copies: the forward pass keeps p_t − onehot(y_t),
+  the gradient of the loss with respect to the logits up to the factor (∂L/∂loss)/(B·T).
 
 σ is ``relu``, ``tanh`` or ``identity``; e_t = Vᵀ(∂L/∂y_t) ⊙ σ'(h_t), ∂L/∂V = Σ_t (∂L/∂y_t) σ(h_t)ᵀ.
 """
@@ -121,64 +120,48 @@ class LogitsReadout:
         self.grad_c = self.grad_tm.sum((1, 2)) if need_c else None
 
     def logit_grads(self, t0, t1):
-        """∂L/∂y of the chunk as (K, C·B), and the factor it is to be multiplied by."""
-        return self.grad_tm[:, t0:t1].reshape(self.v.shape[0], -1), 1.0
+        """∂L/∂y of the chunk as (K, C·B)."""
+        return self.grad_tm[:, t0:t1].reshape(self.v.shape[0], -1)
 
     def backward(self, h, t0, t1, e):
-        gl, scale = self.logit_grads(t0, t1)
+        gl = self.logit_grads(t0, t1)
         feats = self.features(h, t0, t1)
         e2 = e.view(-1, e.shape[-1])
-        torch.addmm(e2, gl.t(), self.v, beta=0.0, alpha=scale, out=e2)
+        torch.mm(gl.t(), self.v, out=e2)
         sigma_backward_(self.kind, e2, feats)
         if self.grad_v is not None:
-            self.grad_v.addmm_(gl, feats, alpha=scale)
+            self.grad_v.addmm_(gl, feats)
 
     def grads(self):
         return self.grad_v, self.grad_c
 
 
 class LossReadout(LogitsReadout):
-    """Mean cross-entropy of the logits against targets y (B, T): output a scalar."""
+    """Mean cross-entropy of the logits against targets y (B, T): output a scalar.
+
+    The chunks write the logits (K, T, B); one log-softmax over classes follows, and
+    when the backward pass is coming, p − onehot(y) replaces them in ``probs``.
+    """
 
     def __init__(self, v, c, kind, batch, steps, chunk, targets: torch.Tensor, probs: torch.Tensor | None):
         super().__init__(v, c, kind, batch, steps, chunk)
-        self.yt = targets.t().contiguous()  # (T, B)
-        self.probs = probs  # (K·T·B,): p − onehot(y), one (K, C·B) block per chunk (None: not kept)
-        self.chunk = chunk
-        self.lbuf = v.new_empty(v.shape[0], chunk * batch)
-
-    def start_forward(self):
-        self.total = self.v.new_zeros(())
-
-    def forward(self, h, t0, t1):
-        logits = self.lbuf[:, :(t1 - t0) * self.batch]
-        torch.addmm(self.c.unsqueeze(1), self.v, self.features(h, t0, t1).t(), out=logits)
-        target = self.yt[t0:t1].reshape(1, -1)
-        logp = torch.log_softmax(logits, 0)
-        self.total -= logp.gather(0, target).sum()
-        if self.probs is not None:
-            p = self.block(t0, t1)
-            torch.exp(logp, out=p)
-            p.scatter_add_(0, target, p.new_full(target.shape, -1.0))
+        self.y = targets.t().reshape(1, -1)  # (1, T·B), the layout of the logits
+        self.probs = probs  # (K, T, B): p − onehot(y), filled by the forward pass (None: not kept)
 
     def finish(self, last):
-        return self.total / self.yt.numel()
+        logits = self.logits.view(self.v.shape[0], -1)
+        logp = torch.log_softmax(logits, 0) if self.probs is None else \
+            torch.log_softmax(logits, 0, out=self.probs.view(logits.shape))
+        del self.logits
+        loss = -logp.gather(0, self.y).sum() / self.y.numel()
+        if self.probs is not None:
+            logp.exp_().scatter_add_(0, self.y, logp.new_full(self.y.shape, -1.0))
+        return loss
 
     def start_backward(self, grad_out, need_v=True, need_c=True):
-        self.scale = float(grad_out) / self.yt.numel()
+        self.scale = float(grad_out) / self.y.numel()
         self.grad_v = torch.zeros_like(self.v) if need_v else None
-        self.grad_c = None
-        if need_c:
-            steps, k, full = self.yt.shape[0], self.v.shape[0], self.yt.shape[0] // self.chunk
-            total = self.probs[:full * self.chunk * self.batch * k].view(full, k, self.chunk * self.batch).sum((0, 2))
-            if full * self.chunk < steps:  # the shorter last chunk
-                total += self.block(full * self.chunk, steps).sum(1)
-            self.grad_c = total * self.scale
-
-    def block(self, t0, t1):
-        """The (K, (t1 − t0)·B) block of ``probs`` of the chunk starting at t0."""
-        k, b = self.v.shape[0], self.batch
-        return self.probs[k * b * t0:k * b * t1].view(k, -1)
+        self.grad_c = self.probs.sum((1, 2)) * self.scale if need_c else None
 
     def logit_grads(self, t0, t1):
-        return self.block(t0, t1), self.scale
+        return torch.mul(self.probs[:, t0:t1], self.scale).reshape(self.v.shape[0], -1)

@@ -3,14 +3,15 @@
 The engines cut time into chunks of at most ``steps`` steps and hand a kernel
 time-major chunks (c, B, n) in the operator's frame (:attr:`RecurrentOperator.frame`):
 
-* ``forward(z, keep)``: runs h_t = h_{t-1}·Wᵀ + z_t over the chunk from the kernel's
-  carry (the state before the chunk) and returns the states (c, B, n) (``keep``), or
-  only the last state (B, n);
+* ``forward(z)``: runs h_t = h_{t-1}·Wᵀ + z_t over the chunk from the kernel's carry
+  (the state before the chunk) and returns the states (c, B, n);
+* ``advance(z, last)``: the same, keeping only the carry (and returning h of the
+  chunk's last step when ``last``);
 * ``adjoint(e)``: turns e_t = ∂L/∂h_t from outside the recurrence into
   g_t = e_t + g_{t+1}·W (in place), from the adjoint carry g_{t1+1} (zero at the end);
 * ``accumulate(g)``: adds the chunk's Σ_t g_tᵀ h_{t-1}, contracted with the operator's
   structure, to the gradients of its tensors (``tensor_grads()``), using the states
-  of the last ``forward`` (``replay(z, g)`` = ``forward`` then ``accumulate``);
+  of the last ``forward`` (``replay(z, g)``: ``forward`` then ``accumulate``);
 * ``save_carry`` / ``load_carry`` / ``set_state``: the chunk-boundary state, in the
   kernel's own representation (the engines store it for the backward pass);
 * ``grad_initial_state()``: ∂L/∂h_0 = g_1·W after the last (earliest) chunk.
@@ -34,9 +35,9 @@ class StepKernel:
     def __init__(self, op, batch: int, steps: int, like: torch.Tensor):
         self.op = op.detach()
         self.n = n = op.n
-        self.buf = like.new_empty(steps + 1, batch, n)  # buf[0]: state before the chunk, buf[t + 1]: h_t
+        self.buf = like.new_zeros(steps + 1, batch, n)  # buf[0]: state before the chunk, buf[t + 1]: h_t
         self.views = list(self.buf.unbind(0))
-        self.carry = like.new_zeros(batch, n)  # state after the last chunk run
+        self.at = 0  # views[at] holds the carry (the state after the last chunk run)
         self.adj = like.new_zeros(batch, n)  # g at the first step of the last chunk run backwards
         self.prev = None
 
@@ -58,26 +59,38 @@ class StepKernel:
 
     # -- the loops -----------------------------------------------------------------------------------
     def reset(self) -> None:
-        self.carry.zero_()
+        self.views[0].zero_()
+        self.at = 0
         self.adj.zero_()
 
     def set_state(self, h0: torch.Tensor) -> None:
-        self.carry.copy_(h0)
+        self.load_carry(h0)
 
     def save_carry(self, out: torch.Tensor) -> None:
-        out.copy_(self.carry)
+        out.copy_(self.views[self.at])
 
     def load_carry(self, src: torch.Tensor) -> None:
-        self.carry.copy_(src)
+        self.views[0].copy_(src)
+        self.at = 0
 
-    def forward(self, z: torch.Tensor, keep: bool = True) -> torch.Tensor:
+    def _start(self) -> None:
+        """Move the carry to slot 0, where a chunk starts."""
+        if self.at:
+            self.views[0].copy_(self.views[self.at])
+            self.at = 0
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self._start()
         c, v = z.shape[0], self.views
-        v[0].copy_(self.carry)
         for t, z_t in enumerate(z.unbind(0)):
             self.step(z_t, v[t], v[t + 1])
-        self.carry.copy_(v[c])
+        self.at = c
         self.prev = self.buf[:c]
-        return self.buf[1:c + 1] if keep else v[c]
+        return self.buf[1:c + 1]
+
+    def advance(self, z: torch.Tensor, last: bool = False) -> torch.Tensor | None:
+        states = self.forward(z)
+        return states[-1] if last else None
 
     def adjoint(self, e: torch.Tensor) -> torch.Tensor:
         ev = e.unbind(0)
@@ -90,7 +103,7 @@ class StepKernel:
 
     def replay(self, z: torch.Tensor, g: torch.Tensor) -> None:
         """Rerun the chunk from the carry and accumulate with its adjoints g (readout ``last``)."""
-        self.forward(z, keep=True)
+        self.forward(z)
         self.accumulate(g)
 
     def grad_initial_state(self) -> torch.Tensor:

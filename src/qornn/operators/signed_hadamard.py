@@ -106,74 +106,69 @@ class HadamardKernel(StepKernel):
         self.name = f"sign-{method}"
         self.d, self.scale, m = self.op.diagonal.to(like.dtype), self.op.scale, op.block_size
         self.transform = StepTransform(self.buf, m, method)
-        self.adj_buf = torch.empty_like(self.buf)  # d ⊙ g_t, then b_t, of a chunk
+        self.adj_buf = torch.zeros_like(self.buf)  # d ⊙ g_t, then b_t, of a chunk; b_{t0} stays in slot 0
         self.adj_views = list(self.adj_buf.unbind(0))
         self.adj_transform = StepTransform(self.adj_buf, m, method)
-        self.one = like.new_empty(1, batch, self.n)  # one state, hot in cache (``keep=False``, ``replay``)
-        self.one_transform = StepTransform(self.one, m, method)
         self.acc, self.acc_rows = like.new_zeros(self.n), like.new_zeros(batch, self.n)
 
     def reset(self) -> None:
         super().reset()  # T(0) = 0: the zero carry is the zero state
+        self.adj_buf[0].zero_()
         self.acc.zero_()
         self.acc_rows.zero_()
 
     def set_state(self, h0):
-        self.one[0].copy_(h0)
-        self.one_transform(0)
-        self.carry.copy_(self.one[0])
+        self.load_carry(h0)
+        self.transform(0)
 
-    def forward(self, z, keep=True):
-        if not keep:
-            return self._advance(z)
+    def forward(self, z):
+        self._start()
         c, v, d = z.shape[0], self.views, self.d
-        v[0].copy_(self.carry)
         for t, z_t in enumerate(z.unbind(0)):
             torch.addcmul(z_t, v[t], d, out=v[t + 1])
             self.transform(t + 1)
-        self.carry.copy_(v[c])
+        self.at = c
         self.prev = self.buf[:c]
         return z.addcmul_(self.prev, d)  # h_t = z_t + d ⊙ q_{t-1}, over z
 
-    def _advance(self, z):
-        """The chunk's steps on one (B, n) buffer; returns the last state."""
-        q, d, zv = self.one[0], self.d, z.unbind(0)
-        q.copy_(self.carry)
-        for z_t in zv[:-1]:
+    def advance(self, z, last=False):
+        """The chunk's steps on one (B, n) slot, hot in cache."""
+        self._start()
+        q, d, zv = self.views[0], self.d, z.unbind(0)
+        for z_t in zv[:-1] if last else zv:
             torch.addcmul(z_t, q, d, out=q)
-            self.one_transform(0)
-        last = torch.addcmul(zv[-1], q, d)
-        q.copy_(last)
-        self.one_transform(0)
-        self.carry.copy_(q)
-        return last
+            self.transform(0)
+        if not last:
+            return None
+        h = torch.addcmul(zv[-1], q, d, out=self.views[1])
+        q.copy_(h)
+        self.transform(0)
+        return h
 
     def adjoint(self, e):
         c, a, d = e.shape[0], self.adj_views, self.d
+        a[c].copy_(a[0])  # b after the chunk
         torch.mul(e, d, out=self.adj_buf[:c])
-        a[c].copy_(self.adj)
         for t in range(c - 1, -1, -1):
             a[t].addcmul_(a[t + 1], d)  # d ⊙ (e_t + b_{t+1}) = d ⊙ g_t
             self.adj_transform(t)  # b_t
-        self.adj.copy_(a[0])
         return e.add_(self.adj_buf[1:c + 1])  # g_t = e_t + b_{t+1}
 
     def accumulate(self, g):
         c = g.shape[0]
-        scratch = torch.mul(g, self.prev, out=self.adj_buf[:c])  # the adjoint buffer is free again
+        scratch = torch.mul(g, self.prev, out=self.adj_buf[1:c + 1])  # free again; slot 0 is the carry
         self.acc += scratch.view(-1, self.n).sum(0)
 
     def replay(self, z, g):
-        q, d = self.one[0], self.d
-        q.copy_(self.carry)
+        self._start()
+        q, d = self.views[0], self.d
         for z_t, g_t in zip(z.unbind(0), g.unbind(0)):
             self.acc_rows.addcmul_(g_t, q)  # g_t ⊙ q_{t-1}
             torch.addcmul(z_t, q, d, out=q)
-            self.one_transform(0)
-        self.carry.copy_(q)
+            self.transform(0)
 
     def tensor_grads(self):
         return ((self.acc + self.acc_rows.sum(0)) * self.scale,)
 
     def grad_initial_state(self):
-        return self.adj.clone()  # b_1 = g_1·W'
+        return self.adj_buf[0].clone()  # b_1 = g_1·W'
