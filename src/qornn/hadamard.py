@@ -9,7 +9,11 @@ row, since S is symmetric) in n·log2(n) additions; ``block_fwht(x, m)`` applies
 I_q ⊗ S_m (q = n/m independent blocks of size m).  ``hadamard_transform`` picks the
 dense product or the butterfly, whichever is faster for the size; both agree to
 float rounding and both have autograd (the transform is linear and symmetric, so
-its backward is the same transform of the incoming gradient).
+its backward is the same transform of the incoming gradient).  The engines' step
+loops use :class:`StepTransform` (in place, no autograd), with the method
+:func:`step_method` picks.  This module is the only one that decides between the
+optional fht-cpu kernel (:mod:`qornn.adapters.fht_cpu`) and its fallbacks; all the
+thresholds are below.
 
 >>> import torch
 >>> S = sylvester(4)
@@ -22,7 +26,6 @@ True
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
@@ -172,11 +175,6 @@ def hadamard_transform(x: torch.Tensor, block_size: int | None = None, method: s
     if method == "fwht":
         return block_fwht(x, m)
     raise ValueError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
-
-
-def normalizer(m: int) -> float:
-    """1/√m, the scale that makes S_m/√m orthogonal."""
-    return 1.0 / math.sqrt(m)
 
 
 # ---- the transform inside the engines' step loops ------------------------------------------------------
