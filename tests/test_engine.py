@@ -331,3 +331,14 @@ def test_fused_saves_less_for_backward_than_reference():
     x = torch.randint(0, 5, (8, 200))
     nbytes = [saved_bytes(lambda: m(x).square().mean())[0] for m in (fast, ref)]
     assert nbytes[0] * 5 < nbytes[1]  # chunk-boundary states and the weights, not every state
+
+
+@pytest.mark.parametrize("name, opts, method", [("hadamard", {}, "kron"),
+                                                ("block-hadamard", {"block_size": 16, "permute_blocks": True}, "gemm")])
+def test_fallback_transforms_without_the_kernel(name, opts, method, monkeypatch):
+    """Without fht-cpu (or off CPU) the engine steps with GEMMs by S_m; same outputs and gradients."""
+    monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", False)
+    fast, ref = model_pair(256, name, "all", scheme_options=opts)
+    x = torch.randn(2, 9, 5)
+    assert engines.plan_sequence(fast, x) == f"fused-all-sign-{method}"
+    assert_close_models(run_models(fast, ref, x), out_tol=1e-5)

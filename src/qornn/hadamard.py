@@ -51,12 +51,13 @@ __all__ = [
 #: Autograd path (``hadamard_transform(method="auto")``): a GEMM with the explicit S_m for m up to this,
 #: else the butterfly (the fht-cpu kernel, or pure PyTorch).
 AUTOGRAD_DENSE_MAX_BLOCK = 512
-#: Engines' step loops (:func:`step_method`): up to this n, one dense ``addmm`` per step beats a transform.
+#: Engines' step loops (:func:`step_method`), B = 128 rows: with the fht-cpu kernel, one dense ``addmm`` per
+#: step up to this n, the kernel above it ...
 STEP_DENSE_MAX_SIZE = 32
-#: Without the fht-cpu kernel: blocks up to this size are one GEMM with S_m ...
+#: ... without it, the dense W below this n; from it on, a GEMM with S_m for blocks up to STEP_GEMM_MAX_BLOCK,
+#: else the Kronecker split S_m = S_a ⊗ S_b.  (Measured on CPU; a GPU has other break-even points.)
+STEP_FALLBACK_MIN_SIZE = 256
 STEP_GEMM_MAX_BLOCK = 32
-#: ... and larger blocks use the Kronecker split S_m = S_a ⊗ S_b from this n on (the dense W below it).
-STEP_KRON_MIN_SIZE = 256
 
 
 def is_power_of_two(n: int) -> bool:
@@ -189,9 +190,9 @@ def step_method(n: int, m: int, like: torch.Tensor) -> str:
         return "dense"
     if _kernel_applies(like):
         return "fht"
-    if m <= STEP_GEMM_MAX_BLOCK:
-        return "gemm"
-    return "kron" if n >= STEP_KRON_MIN_SIZE else "dense"
+    if n < STEP_FALLBACK_MIN_SIZE:
+        return "dense"
+    return "gemm" if m <= STEP_GEMM_MAX_BLOCK else "kron"
 
 
 class StepTransform:
