@@ -81,6 +81,23 @@ class _Pass:
     bounds: torch.Tensor | None  # the kernel's carry before each chunk (len(chunks), B, n)
 
 
+@dataclass(frozen=True)
+class _Needs:
+    """Which gradients the backward pass computes."""
+
+    x: bool
+    u: bool
+    b: bool
+    v: bool
+    c: bool
+    h0: bool
+    op: bool  # any of W's tensors
+
+    @property
+    def adjoint(self) -> bool:
+        return self.x or self.u or self.b or self.h0 or self.op
+
+
 def _make_pass(spec: _Spec, x, u, b, v, c, y, probs, tensors, bounds) -> _Pass:
     batch, steps = x.shape[0], x.shape[1]
     op = spec.operator.replace(*tensors)
@@ -114,14 +131,12 @@ def run_forward(p: _Pass, h0: torch.Tensor | None) -> torch.Tensor:
     return p.readout.finish(last)
 
 
-def run_backward(p: _Pass, grad_out: torch.Tensor, need: tuple) -> tuple:
-    """Gradients (x, U, b, V, c, h_0, W's tensors) from ∂L/∂output; ``need`` flags them in that order."""
-    need_x, need_u, need_b, need_v, need_c, need_h0, need_op = need
-    need_adjoint = need_x or need_u or need_b or need_h0 or need_op
-    recompute = p.readout.keeps_states and (p.readout.needs_states_backward or need_op)
+def run_backward(p: _Pass, grad_out: torch.Tensor, need: _Needs) -> tuple:
+    """Gradients (x, U, b, V, c, h_0, W's tensors) from ∂L/∂output (None where not needed)."""
+    recompute = p.readout.keeps_states and (p.readout.needs_states_backward or need.op)
     p.kernel.reset()
-    p.readout.start_backward(grad_out, need_v, need_c)
-    p.inputs.start_backward(need_x, need_u, need_b)
+    p.readout.start_backward(grad_out, need.v, need.c)
+    p.inputs.start_backward(need.x, need.u, need.b)
     ebuf = torch.empty_like(p.inputs.zbuf)
     for k in range(len(p.chunks) - 1, -1, -1):
         t0, t1 = p.chunks[k]
@@ -130,18 +145,18 @@ def run_backward(p: _Pass, grad_out: torch.Tensor, need: tuple) -> tuple:
         p.kernel.load_carry(p.bounds[k])
         h = p.kernel.forward(z) if recompute else None
         p.readout.backward(h, t0, t1, e)
-        if not need_adjoint:
+        if not need.adjoint:
             continue
         g = p.kernel.adjoint(e)
-        if need_op and p.readout.keeps_states:
+        if need.op and p.readout.keeps_states:
             p.kernel.accumulate(g)
-        elif need_op:  # z is untouched: replay the chunk's states alongside its adjoints
+        elif need.op:  # z is untouched: replay the chunk's states alongside its adjoints
             p.kernel.replay(z, g)
         p.inputs.backward(g, t0, t1)
     grad_x, grad_u, grad_b = p.inputs.grads()
     grad_v, grad_c = p.readout.grads()
-    grad_h0 = p.kernel.grad_initial_state() if need_h0 else None
-    grad_op = p.kernel.tensor_grads() if need_op else (None,) * len(p.kernel.op.tensor_fields)
+    grad_h0 = p.kernel.grad_initial_state() if need.h0 else None
+    grad_op = p.kernel.tensor_grads() if need.op else (None,) * len(p.kernel.op.tensor_fields)
     return (grad_x, grad_u, grad_b, grad_v, grad_c, grad_h0, *grad_op)
 
 
@@ -165,8 +180,8 @@ class FusedRecurrence(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, u, b, v, c, h0, y, bounds, probs, *tensors = ctx.saved_tensors
         p = _make_pass(ctx.spec, x, u, b, v, c, y, probs, tensors, bounds)
-        flags = ctx.needs_input_grad
-        need = (*flags[1:7], any(flags[8:]))
+        flags = ctx.needs_input_grad  # spec, x, U, b, V, c, h0, targets, *tensors
+        need = _Needs(*flags[1:7], op=any(flags[8:]))
         grad_x, grad_u, grad_b, grad_v, grad_c, grad_h0, *grad_op = run_backward(p, grad_out, need)
         return None, grad_x, grad_u, grad_b, grad_v, grad_c, grad_h0, None, *grad_op
 
