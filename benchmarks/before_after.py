@@ -7,8 +7,10 @@ Both versions build the same model from the same preset (same seed, weights copi
 take the same batch and run the same training step (forward, loss, backward; no optimizer
 step, so the weights stay equal); the older one with ``task.loss(model(x), y)``, this one
 with ``engine.model_loss`` when it has it (what ``qornn train`` runs).  One intra-op
-thread; medians over ``--steps`` alternated repetitions after one warm-up; also the
-memory autograd keeps for the backward pass (MiB) and the agreement of the gradients.
+thread; medians over ``--steps`` alternated repetitions after one warm-up, of the wall
+time and of the process's CPU time (less sensitive to other processes on a shared
+machine); also the memory autograd keeps for the backward pass (MiB) and the agreement
+of the gradients.
 """
 from __future__ import annotations
 
@@ -73,19 +75,24 @@ def compare(before, preset, sets, steps):
     old.load_state_dict(new.state_dict())
     fns = {"before": step_fn(before, old, task, x, y), "after": step_fn(qornn, new, task, x, y)}
     times = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
     for i in range(steps + 1):
         for k, fn in fns.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             if i:
                 times[k].append(time.perf_counter() - start)
+                cpu[k].append(time.process_time() - start_cpu)
     err = max(float((p.grad - q.grad).norm() / q.grad.norm().clamp_min(1e-30))
               for p, q in zip(new.parameters(), old.parameters()) if q.grad is not None)
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     mem = {"before": saved_mb(before, lambda: task.loss(old(x), y)),
            "after": saved_mb(qornn, lambda: qornn.engine.model_loss(new, task, x, y))}
     return {"config": " ".join([preset, *sets]), "data": data, "before_ms": med["before"] * 1e3,
-            "after_ms": med["after"] * 1e3, "ratio": med["after"] / med["before"], "grad_rel_diff": err,
+            "after_ms": med["after"] * 1e3, "ratio": med["after"] / med["before"],
+            "cpu_before_ms": med_cpu["before"] * 1e3, "cpu_after_ms": med_cpu["after"] * 1e3,
+            "cpu_ratio": med_cpu["after"] / med_cpu["before"], "grad_rel_diff": err,
             "saved_mb_before": mem["before"], "saved_mb_after": mem["after"]}
 
 
@@ -98,13 +105,14 @@ def main() -> None:
     torch.set_num_threads(1)
     before = load_before(args.before)
     configs = [(c, []) for c in args.config] if args.config else CONFIGS
-    print("| configuration | train step before (ms) | after (ms) | after / before | saved MiB before / after "
-          "| max grad rel diff |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| configuration | train step before (ms) | after (ms) | after / before | CPU time before / after (ms) "
+          "| CPU after / before | saved MiB before / after | max grad rel diff |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for preset, sets in configs:
         r = compare(before, preset, sets, args.steps)
         data = "" if r["data"] == "task" else " (random inputs)"
         print(f"| {r['config']}{data} | {r['before_ms']:,.0f} | {r['after_ms']:,.0f} | **{r['ratio']:.2f}** "
+              f"| {r['cpu_before_ms']:,.0f} / {r['cpu_after_ms']:,.0f} | **{r['cpu_ratio']:.2f}** "
               f"| {r['saved_mb_before']:.1f} / {r['saved_mb_after']:.1f} | {r['grad_rel_diff']:.1e} |", flush=True)
 
 
