@@ -17,7 +17,10 @@ deel-torchlip): power iteration with persistent vectors u, v (buffers ``u`` and 
 so a checkpoint resumes exactly), three iterations per forward in training mode with
 gradients enabled, none in eval mode or under ``torch.no_grad()``; σ = uᵀ V v with u,
 v held constant for the gradient.  ``initialize_`` runs 50 iterations to start from an
-accurate estimate.
+accurate estimate.  It is not torch's ``_SpectralNorm`` module itself: that class is
+private, iterates whenever the module is in training mode (also under ``no_grad``), draws
+u, v from the global random generator (shifting every later draw of a seeded run) and
+stores them as ``_u``/``_v`` (other checkpoint keys); the few lines here avoid all four.
 
 >>> import torch
 >>> scheme = BjorckOrthogonal(16)
