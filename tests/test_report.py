@@ -100,3 +100,14 @@ def test_report_errors_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(e.startswith("qornn: error: ") for e in err)
     assert "no qornn run folder" in err[0] and "is not a folder" in err[1]
+
+
+def test_report_page_lists_commands_and_plots_sign_flips(runs, tmp_path):
+    result = write_report([runs / "hadam", runs / "dense"], tmp_path / "docs" / "results.md")
+    page = (tmp_path / "docs" / "results.md").read_text()
+    assert "--seeds 3" in page and "model.recurrent=dense" in page  # the commands that made each row
+    assert "![sign_flips](results/sign_flips.png)" in page
+    assert (tmp_path / "docs" / "results" / "sign_flips.png").is_file()
+    panel, = result["plots"]["sign_flips"]
+    assert panel["ylabel"] == "sign flips per evaluation interval" and panel["xlabel"].startswith("training step")
+    assert len(panel["legend"]) == 1  # only the HadamRNN group logs flips; the dense model has no signs

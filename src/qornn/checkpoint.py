@@ -67,8 +67,10 @@ def save_model(path: Path, model: torch.nn.Module, metadata: dict[str, Any] | No
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler, step: int,
-                    extra: dict[str, Any] | None = None) -> None:
+                    extra: dict[str, Any] | None = None, state: dict[str, torch.Tensor] | None = None) -> None:
+    """Everything resume needs; ``state`` holds further training-state tensors (e.g. a sign rule's averages)."""
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"state/{k}": v for k, v in (state or {}).items()})
     opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for idx, state in opt["state"].items():
@@ -134,7 +136,7 @@ def _json(text: str, path: Path):
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler) -> dict[str, Any]:
-    """Restore model, optimizer, scheduler and RNG; returns {'step': ..., 'extra': ...}."""
+    """Restore model, optimizer, scheduler and RNG; returns {'step': ..., 'extra': ..., 'state': tensors}."""
     tensors, meta = read_tensors(path)
     if meta.get("kind") != "checkpoint":
         raise CheckpointError(f"{path} holds a model only, not a training checkpoint")
@@ -157,4 +159,5 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
         scheduler.load_state_dict(sched)
     if "rng/torch" in tensors:
         torch.set_rng_state(tensors["rng/torch"])
-    return {"step": _json(meta["step"], path), "extra": _json(meta.get("extra", "{}"), path)}
+    extra_state = {k[len("state/"):]: v for k, v in tensors.items() if k.startswith("state/")}
+    return {"step": _json(meta["step"], path), "extra": _json(meta.get("extra", "{}"), path), "state": extra_state}

@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .errors import ConfigError
 
 __all__ = ["Config", "TaskConfig", "ModelConfig", "TrainConfig", "load_config", "list_presets",
-           "preset_path", "to_yaml", "from_yaml_file", "config_to_dict"]
+           "preset_path", "to_yaml", "from_yaml_file", "config_to_dict", "resume_config", "RESUME_KEYS"]
 
 
 @dataclass
@@ -34,6 +34,9 @@ class TaskConfig:
     #: copy: K, the number of symbols to remember; alphabet: how many distinct symbols.
     n_symbols: int = 10
     alphabet: int = 8
+    #: copy: "qornn" (seq_len = the delay T, T + 2K steps) or "authors" (seq_len = total length, first
+    #: symbol due at the marker step, as in the HadamRNN authors' released code).
+    layout: str = "qornn"
     #: Synthetic tasks: samples per training epoch and sizes of the fixed val/test sets.
     train_size: int = 512_000
     val_size: int = 2_000
@@ -92,6 +95,15 @@ class TrainConfig:
     lr: float = 1e-3
     #: Learning rate of the recurrent matrix's latent tensor = lr × this (1 = same as the rest).
     recurrent_lr_scale: float = 1.0
+    #: How the binary signs of hadamard / block-hadamard learn: ste, ste-clip, bop or frozen (qornn.signs).
+    sign_rule: str = "ste"
+    #: bop: rate γ of the gradient's moving average, flip threshold τ, optional cap on the share of signs
+    #: flipped in one step.
+    bop_gamma: float = 1.0e-3
+    bop_threshold: float = 1.0e-6
+    bop_max_flip_fraction: Optional[float] = None
+    #: bop: test |m|/√v > τ (v the moving average of g², τ in (0, 1)) instead of |m| > τ.
+    bop_normalize: bool = False
     weight_decay: float = 0.0
     #: "constant", "step" (×lr_gamma every lr_step_epochs epochs) or "cosine".
     schedule: str = "step"
@@ -178,6 +190,23 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
     except OmegaConfBaseException as exc:
         raise ConfigError(_omegaconf_message(exc)) from None
     return cfg
+
+
+#: Keys that ``qornn train --resume DIR --set ...`` may change: they leave the model and the data unchanged.
+RESUME_KEYS = ("train.budget_minutes", "train.steps", "train.epochs", "train.eval_every", "train.checkpoint_every",
+               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size")
+
+
+def resume_config(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """``cfg`` with ``key=value`` overrides applied, refusing keys outside :data:`RESUME_KEYS`."""
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        if key not in RESUME_KEYS:
+            raise ConfigError(f"--set {key} cannot change when resuming (it changes the model, the data or the "
+                              f"optimization); allowed with --resume: {', '.join(RESUME_KEYS)}")
+    if not overrides:
+        return cfg
+    return load_config(base=config_to_dict(cfg), overrides=overrides)
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:

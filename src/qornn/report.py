@@ -9,7 +9,13 @@ folder above them), groups runs whose configurations differ only in the seed, an
   (sample standard deviation, n − 1), steps and runtime;
 * ``size_vs_accuracy.png``: test accuracy against model size on a log-scale kbit axis,
   one marker per model and one panel per task (as the HadamRNN paper's Figure 1 for pMNIST);
-* ``training_curves.png``: training loss and validation accuracy (or loss) against the step.
+* ``training_curves.png``: training loss and validation accuracy (or loss) against the step;
+* ``sign_flips.png`` (when runs logged ``sign_flips``, see :mod:`qornn.signs`): sign flips per
+  evaluation interval against the step, one panel per task.
+
+The Markdown lists, under the table, every command that trained each row's runs (kept in
+``summary.json``).  ``out`` ending in ``.md`` writes that page there and the other files
+into the folder of the same name without the suffix (``docs/results.md`` → ``docs/results/``).
 
 Sizes are those of ``qornn info`` (see :mod:`qornn.size`) without the full-precision
 embedding table of text models, which the CSV lists apart.  Only the run folders'
@@ -190,6 +196,7 @@ def rows(groups: list[Group]) -> list[dict]:
         row["stopped_early"] = any(r.summary.get("stopped_early") for r in g.runs)
         row["runtime_s_mean"] = statistics.fmean(r.summary.get("runtime_s", math.nan) for r in g.runs)
         row["runs"] = " ".join(str(r.path) for r in g.runs)
+        row["commands"] = list(dict.fromkeys(c for r in g.runs for c in r.summary.get("commands", [])))
         out.append(row)
     return out
 
@@ -211,6 +218,10 @@ def markdown(table: list[dict], unfinished: list[Path] = ()) -> str:
             "k = k-bit, FP32 = full precision). Size: all trained weights and biases as counted by `qornn info`, "
             "without the FP32 embedding table of text models (listed in results.csv). "
             "Runtime: training time per seed, without the final evaluation.\n")
+    commands = [(r["label"], c) for r in table for c in r.get("commands", [])]
+    if commands:
+        text += "\nCommands that trained each row (in order; `--resume` continues a run):\n\n"
+        text += "".join(f"- {label}: `{c}`\n" for label, c in commands)
     if unfinished:
         text += "\nNot finished (no summary.json), left out: " + ", ".join(str(p) for p in unfinished) + "\n"
     return text
@@ -339,6 +350,30 @@ def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
     return _save(plt, fig, path, dpi=110)
 
 
+def plot_sign_flips(groups: list[Group], path: Path) -> list[dict]:
+    """Per task: sign flips per evaluation interval against the step (symlog y axis: 0 stays visible)."""
+    plt = _pyplot()
+    tasks = {t: [(i, g) for i, g in m if any("sign_flips" in x for r in g.runs for x in r.metrics)]
+             for t, m in _by_task(groups).items()}
+    tasks = {t: m for t, m in tasks.items() if m}
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 3.8 * len(tasks)), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (task, members) in zip(axes.flat, tasks.items()):
+        for i, g in members:
+            for k, r in enumerate(g.runs):
+                val = [m for m in r.metrics if m.get("split") == "val" and "sign_flips" in m]
+                ax.plot([m["step"] for m in val], [m["sign_flips"] for m in val], color=colors[i % len(colors)],
+                        marker=MARKERS[i % len(MARKERS)], markersize=3, lw=1,
+                        label=f"{g.label} ({r.config['train'].get('sign_rule', 'ste')})" if k == 0 else None)
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_xlabel("training step (optimizer updates)")
+        ax.set_ylabel("sign flips per evaluation interval")
+        ax.set_title(f"{task}: how often the recurrent signs flip", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    return _save(plt, fig, path, dpi=110)
+
+
 def _save(plt, fig, path: Path, dpi: int) -> list[dict]:
     """Write the figure, describe its panels (for tests) and free it."""
     fig.tight_layout()
@@ -363,10 +398,19 @@ def write_report(paths, out: str | Path) -> dict:
     groups = group_runs([load_run(p) for p in done])
     table = rows(groups)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.md", markdown(table, unfinished))
-    atomic_write_text(out / "results.csv", to_csv(table))
-    plots = {"size_vs_accuracy": plot_size_vs_accuracy(groups, out / "size_vs_accuracy.png"),
-             "training_curves": plot_training_curves(groups, out / "training_curves.png")}
-    return {"files": [str(out / f) for f in FILES], "rows": table, "unfinished": [str(p) for p in unfinished],
-            "plots": plots}
+    page, folder = (out, out.with_suffix("")) if out.suffix == ".md" else (out / "results.md", out)
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = {"size_vs_accuracy": plot_size_vs_accuracy(groups, folder / "size_vs_accuracy.png"),
+             "training_curves": plot_training_curves(groups, folder / "training_curves.png")}
+    names = list(FILES)
+    if any("sign_flips" in m for g in groups for r in g.runs for m in r.metrics):
+        plots["sign_flips"] = plot_sign_flips(groups, folder / "sign_flips.png")
+        names.append("sign_flips.png")
+    text = markdown(table, unfinished)
+    if page.parent != folder:  # a page beside its figure folder links the figures
+        rel = folder.name
+        text += "\n" + "".join(f"![{n[:-4]}]({rel}/{n})\n" for n in names if n.endswith(".png"))
+    atomic_write_text(page, text)
+    atomic_write_text(folder / "results.csv", to_csv(table))
+    files = [str(page)] + [str(folder / n) for n in names if n != "results.md"]
+    return {"files": files, "rows": table, "unfinished": [str(p) for p in unfinished], "plots": plots}

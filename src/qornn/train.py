@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,22 +20,25 @@ from tqdm.auto import tqdm
 
 from . import run as rundir
 from .checkpoint import atomic_write_text, load_checkpoint, load_model, save_checkpoint, save_model
-from .config import Config, config_to_dict, to_yaml
+from .config import Config, config_to_dict, resume_config, to_yaml
 from .engine import model_loss
 from .errors import CheckpointError, ConfigError
 from .model import OrthoRNN, build_model
+from .recurrent import after_optimizer_step
+from .signs import SignRule, sign_latents
 from .tasks import Task, build_task
 
 SCHEDULES = ("constant", "step", "cosine")
 
 
 # ---- building blocks --------------------------------------------------------------------------
-def make_optimizer(tcfg, model) -> torch.optim.Optimizer:
+def make_optimizer(tcfg, model, exclude: tuple = ()) -> torch.optim.Optimizer:
     """Any ``torch.optim`` optimizer by (case-insensitive) name, e.g. adam, adamw, sgd, rmsprop.
 
     The latent tensors of recurrent matrices (e.g. the sign latents u of HadamRNN) form their own
     parameter group with learning rate ``lr × recurrent_lr_scale`` (like projUNN's ``lr_divider``):
     every sign flip of u changes all powers of W, so a smaller step keeps the readout learnable.
+    Tensors in ``exclude`` (the latents of a latent-free sign rule) are left out.
     """
     names = {n.lower(): n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
              and issubclass(getattr(torch.optim, n), torch.optim.Optimizer) and n != "Optimizer"}
@@ -50,8 +52,9 @@ def make_optimizer(tcfg, model) -> torch.optim.Optimizer:
         groups = [{"params": list(model)}]
     else:
         recurrent = {id(m.recurrent_latent) for m in model.modules() if isinstance(m, OrthoRNN)}
-        groups = [{"params": [p for p in model.parameters() if id(p) not in recurrent]}]
-        latents = [p for p in model.parameters() if id(p) in recurrent]
+        skip = {id(p) for p in exclude}
+        groups = [{"params": [p for p in model.parameters() if id(p) not in recurrent | skip]}]
+        latents = [p for p in model.parameters() if id(p) in recurrent and id(p) not in skip]
         if latents:
             groups.append({"params": latents, "lr": tcfg.lr * tcfg.recurrent_lr_scale})
     cls = getattr(torch.optim, names[tcfg.optimizer.lower()])
@@ -70,6 +73,30 @@ def make_scheduler(tcfg, optimizer, total_steps: int, steps_per_epoch: int):
     else:
         factor = lambda s: 1.0  # noqa: E731
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def finished_message(out: Path, step: int, total: int, elapsed_s: float, tcfg) -> str | None:
+    """Why a finished run (summary written) has nothing left to train, or None."""
+    if not (out / rundir.SUMMARY).is_file():
+        return None
+    if step >= total:
+        return (f"{out} is finished ({step}/{total} steps); nothing to do (extend it with --set train.steps=N "
+                f"or train.epochs=E)")
+    if tcfg.budget_minutes and elapsed_s >= tcfg.budget_minutes * 60:
+        return (f"{out} stopped at its time budget ({tcfg.budget_minutes} min, step {step}/{total}); nothing to "
+                f"do (extend it with --set train.budget_minutes=M)")
+    return None
+
+
+def make_sign_rule(tcfg, model) -> SignRule:
+    """``train.sign_rule`` for the model's sign latents; a rule other than ``ste`` needs a scheme with signs."""
+    latents = sign_latents(model)
+    rule = SignRule(tcfg.sign_rule, latents, tcfg.bop_gamma, tcfg.bop_threshold, tcfg.bop_max_flip_fraction,
+                    tcfg.bop_normalize)
+    if tcfg.sign_rule != "ste" and not latents:
+        raise ConfigError(f"train.sign_rule={tcfg.sign_rule!r} needs a recurrent matrix with trainable signs "
+                          f"(model.recurrent=hadamard or block-hadamard); use train.sign_rule=ste")
+    return rule
 
 
 def total_steps_of(tcfg, steps_per_epoch: int) -> int:
@@ -126,13 +153,6 @@ def regularization(model: torch.nn.Module) -> torch.Tensor | float:
     return total
 
 
-def after_optimizer_step(model: torch.nn.Module) -> None:
-    """Let recurrent schemes update their latent after each step (e.g. a retraction)."""
-    for m in model.modules():
-        if isinstance(m, OrthoRNN) and m.scheme is not None:
-            m.scheme.after_optimizer_step(m.recurrent_latent)
-
-
 class MetricsLog:
     """Appends one JSON object per line to metrics.jsonl."""
 
@@ -146,39 +166,25 @@ class MetricsLog:
 
 
 # ---- the loop ---------------------------------------------------------------------------------
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an --out folder that holds files, unless --overwrite and it is a qornn run."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"--out {out} already holds files; use --resume {out} to continue it, "
-                              f"--overwrite to replace it, or another folder")
-        if not (out / rundir.CONFIG).is_file():
-            raise ConfigError(f"--overwrite refuses to delete {out}: it is not a qornn run folder")
-
-
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
-    check_out_dir(out, overwrite)
-    if out.exists() and any(out.iterdir()):
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
-          on_step: Callable[[int, float], None] | None = None, quiet: bool = False) -> dict:
+          on_step: Callable[[int, float], None] | None = None, quiet: bool = False,
+          extend: list[str] | tuple[str, ...] = (), command: str | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (or continue the run there with ``resume=True``).
 
-    ``on_step(step, loss)`` is called after each optimizer step (tests use it to simulate a kill).
-    Returns the summary dict (also written to summary.json).
+    ``extend`` (with ``resume``): ``key=value`` changes that leave model and data unchanged
+    (``train.budget_minutes``, ``train.steps``, ``train.epochs``, ...), e.g. to continue a run that
+    its time budget stopped.  ``on_step(step, loss)`` is called after each optimizer step (tests
+    use it to simulate a kill).  ``command``: the command line, kept in the checkpoint and summary
+    (``commands``: every invocation that trained this run).  Returns the summary dict (also summary.json).
     """
     out = Path(out_dir)
     if resume:
         cfg = rundir.read_config(out)  # the run's own config wins
         if not (out / rundir.LAST).is_file():
             raise CheckpointError(f"{out} has no checkpoint to resume from ({rundir.LAST} is missing)")
+        cfg = resume_config(cfg, extend)
     else:
-        check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
+        rundir.check_out_dir(out, overwrite)  # nothing is written before the whole config is known to work
     tcfg = cfg.train
     check_train_config(tcfg)
     if tcfg.threads:
@@ -190,37 +196,56 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     model = build_model(cfg.model, task.info)
     per_epoch = task.steps_per_epoch(tcfg.batch_size)
     total = total_steps_of(tcfg, per_epoch)
-    optimizer = make_optimizer(tcfg, model)
+    signs = make_sign_rule(tcfg, model)
+    optimizer = make_optimizer(tcfg, model, exclude=tuple(signs.latents) if signs.latent_free else ())
     scheduler = make_scheduler(tcfg, optimizer, total, per_epoch)
     eval_bs = tcfg.eval_batch_size or tcfg.batch_size
     if not resume:
-        prepare_out_dir(out, overwrite)
-        atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+        rundir.create_run_dir(out, overwrite, {rundir.CONFIG: to_yaml(cfg)})
 
-    step, elapsed_before = 0, 0.0
+    step, elapsed_before, commands = 0, 0.0, []
     best = {"score": None, "step": None}  # best validation score so far (train.keep_best)
     if resume:
         state = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
         step = int(state["step"])
         elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
+        commands = list(state["extra"].get("commands", []))
         best = {"score": state["extra"].get("best_score"), "step": state["extra"].get("best_step")}
-        rundir.truncate_metrics(out, step)
+        signs.load_state_dict({k[len("signs/"):]: v for k, v in state["state"].items() if k.startswith("signs/")},
+                              state["extra"].get("sign_rule", {}))
+        finished = finished_message(out, step, total, elapsed_before, tcfg)
+        if finished:  # nothing to train: change nothing
+            if not quiet:
+                print(finished)
+            return json.loads((out / rundir.SUMMARY).read_text())
+        if extend:
+            atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
+    if command:
+        commands.append(command)
+        rundir.truncate_metrics(out, step, tcfg.log_every)
     log = MetricsLog(out / rundir.METRICS)
     log_fn = (lambda *a: None) if quiet else print
 
     def checkpoint(at: int, elapsed: float) -> None:
+        sign_tensors, sign_scalars = signs.state_dict()
         save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, at,
-                        {"elapsed_s": elapsed, "best_score": best["score"], "best_step": best["step"]})
+                        {"elapsed_s": elapsed, "best_score": best["score"], "best_step": best["step"],
+                         "sign_rule": sign_scalars, "commands": commands},
+                        state={f"signs/{k}": v for k, v in sign_tensors.items()})
 
     def validate(at: int) -> dict:
         """Evaluate on val; with train.keep_best, keep the weights of the best score so far."""
-        metrics = evaluate(model, task, "val", eval_bs)
+        metrics = {**evaluate(model, task, "val", eval_bs), **(signs.report() if signs.latents else {})}
         score = selection_score(metrics)
         if tcfg.keep_best and (best["score"] is None or score > best["score"]):
             best.update(score=score, step=at)
             save_model(out / rundir.BEST, model, {"step": at, "config": config_to_dict(cfg)})
         return metrics
 
+    if resume and step % tcfg.eval_every == 0 and step < total and not any(
+            r["step"] == step and r["split"] == "val" for r in rundir.read_metrics(out)):
+        # an extended run: the validation that an uninterrupted run makes at this step
+        log.write({"step": step, **validate(step), "time_s": elapsed_before})
     start = time.perf_counter()
     elapsed = lambda: elapsed_before + time.perf_counter() - start  # noqa: E731
     budget_s = tcfg.budget_minutes * 60 if tcfg.budget_minutes else None
@@ -235,10 +260,12 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
         objective = loss + regularization(model)
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
+        signs.after_backward()  # bop flips here; latent-free rules drop the sign gradients
         if tcfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         optimizer.step()
         after_optimizer_step(model)
+        signs.after_step()  # ste-clip clips; the STE rules count their flips
         scheduler.step()
         step += 1
         loss_value = loss.item()
@@ -269,7 +296,7 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
     # Final: checkpoint, model (the last one, or with train.keep_best the best on val), val + test, summary.
     runtime = elapsed()
     checkpoint(step, runtime)
-    final = {"val": evaluate(model, task, "val", eval_bs)}
+    final = {"val": {**evaluate(model, task, "val", eval_bs), **(signs.report() if signs.latents else {})}}
     selected = step
     if tcfg.keep_best and best["score"] is not None and best["score"] > selection_score(final["val"]):
         load_model(out / rundir.BEST, model)
@@ -285,7 +312,8 @@ def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, overwri
                "selected_step": selected,
                "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
                "description": cfg.description, "seed": cfg.seed,
-               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"]}
+               "val": final["val"], "test": final["test"], "total_bits": model_size(model)["total_bits"],
+               "commands": commands}
     atomic_write_text(out / rundir.SUMMARY, json.dumps(summary, indent=2) + "\n")
     t = final["test"]
     line = f"test loss {t['loss']:.6g}"

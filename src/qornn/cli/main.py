@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from ..errors import QornnError
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = "qornn " + shlex.join(sys.argv[1:] if argv is None else argv)  # recorded by `train`
     try:
         code = args.func(args)
     except QornnError as exc:

@@ -106,7 +106,7 @@ def run(args) -> int:
     from ..config import config_to_dict, to_yaml
     from ..run import load_trained
     from ..size import model_size
-    from ..train import evaluate, prepare_out_dir
+    from ..train import evaluate
 
     if args.recurrent_bits is None and args.input_bits is None and args.output_bits is None:
         raise ConfigError("give at least one of --recurrent-bits, --input-bits, --output-bits")
@@ -136,8 +136,7 @@ def run(args) -> int:
         raise ConfigError(f"cannot quantize {src}: {exc}") from None
 
     start = time.perf_counter()
-    prepare_out_dir(out, args.overwrite)
-    atomic_write_text(out / rundir.CONFIG, to_yaml(new_cfg))
+    rundir.create_run_dir(out, args.overwrite, {rundir.CONFIG: to_yaml(new_cfg)})
     source_summary = {}
     if (src / rundir.SUMMARY).is_file():
         try:

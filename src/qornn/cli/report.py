@@ -10,7 +10,8 @@ def register(sub) -> None:
                                    "above them), group the seeds of each model, and write results.md, results.csv, "
                                    "size_vs_accuracy.png and training_curves.png into --out.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the report files")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for the report files, or PAGE.md (figures then go into the folder PAGE/)")
     p.set_defaults(func=run)
 
 
@@ -18,6 +19,6 @@ def run(args) -> int:
     from ..report import write_report
 
     result = write_report(args.run_dirs, args.out)
-    print(Path(args.out, "results.md").read_text(), end="")
+    print(Path(result["files"][0]).read_text(), end="")
     print("wrote " + ", ".join(result["files"]))
     return 0

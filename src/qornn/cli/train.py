@@ -39,15 +39,15 @@ def run(args) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} is not allowed; use a positive integer")
     if args.resume:
-        if args.config or args.overrides or args.out or args.data_dir or args.seeds != 1:
-            raise ConfigError("--resume DIR takes the run's own config; do not combine it with --config, --set, "
-                              "--out, --data-dir or --seeds")
+        if args.config or args.out or args.data_dir or args.seeds != 1:
+            raise ConfigError("--resume DIR takes the run's own config; do not combine it with --config, "
+                              "--out, --data-dir or --seeds (--set only for keys that extend the run)")
+        extend = list(args.overrides or ())
         runs = seed_dirs(args.resume) if not (Path(args.resume) / "config.yaml").is_file() else []
         if not runs:  # a single run folder
-            train(None, args.resume, resume=True, quiet=args.quiet)
-        for d in runs:  # a multi-seed folder: continue the unfinished seeds
-            if not (d / "summary.json").is_file():
-                train(None, d, resume=True, quiet=args.quiet)
+            train(None, args.resume, resume=True, quiet=args.quiet, extend=extend, command=args.command_line)
+        for d in runs:  # a multi-seed folder: continue (or extend) every seed
+            train(None, d, resume=True, quiet=args.quiet, extend=extend, command=args.command_line)
         return 0
     if not args.out:
         raise ConfigError("--out DIR is required (the run folder to create), or --resume DIR")
@@ -57,10 +57,10 @@ def run(args) -> int:
     if args.data_dir:
         cfg.task.data_dir = str(Path(args.data_dir).expanduser().resolve())
     if args.seeds == 1:
-        train(cfg, args.out, overwrite=args.overwrite, quiet=args.quiet)
+        train(cfg, args.out, overwrite=args.overwrite, quiet=args.quiet, command=args.command_line)
         return 0
     first = cfg.seed
     for seed in range(first, first + args.seeds):
         train(dataclasses.replace(cfg, seed=seed), Path(args.out) / f"seed-{seed}", overwrite=args.overwrite,
-              quiet=args.quiet)
+              quiet=args.quiet, command=args.command_line)
     return 0

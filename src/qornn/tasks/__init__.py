@@ -14,7 +14,7 @@ from .copy import CopyTask, copy_batch, memoryless_baseline
 
 TASKS: dict[str, Callable] = {
     "copy": lambda cfg: CopyTask(cfg.task.seq_len, cfg.task.n_symbols, cfg.task.alphabet, cfg.task.train_size,
-                                 cfg.task.val_size, cfg.task.test_size, seed=cfg.seed),
+                                 cfg.task.val_size, cfg.task.test_size, seed=cfg.seed, layout=cfg.task.layout),
     "adding": lambda cfg: AddingTask(cfg.task.seq_len, cfg.task.train_size, cfg.task.val_size,
                                      cfg.task.test_size, seed=cfg.seed),
 }
