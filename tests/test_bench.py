@@ -13,7 +13,7 @@ KEYS = {"train_step_s_fast", "train_step_s_reference", "train_speedup", "forward
         "forward_speedup", "max_abs_diff", "max_grad_rel_err", "saved_mb_fast", "saved_mb_reference", "command"}
 
 # Small shapes so every preset runs in about a second (sequence length, hidden size, batch).
-SMALL = ["task.seq_len=12", "task.max_len=12", "task.vocab_size=50", "model.hidden_size=32",
+SMALL = ["task.seq_len=20", "task.max_len=12", "task.vocab_size=50", "model.hidden_size=32",
          "model.embedding_dim=8", "task.train_size=64", "task.val_size=8", "task.test_size=8"]
 
 
