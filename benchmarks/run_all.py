@@ -1,6 +1,7 @@
 """Run `qornn bench` over the reference configurations and write benchmarks/results.md.
 
     python benchmarks/run_all.py [--steps N]        (what `make bench` runs)
+    python benchmarks/run_all.py --before OLD/src   (also: this checkout against an older one, see before_after.py)
 
 Each configuration runs in its own process with one intra-op thread
 (OMP_NUM_THREADS=1, `--threads 1`).  pMNIST uses random inputs of the pMNIST shapes
@@ -44,6 +45,21 @@ def bench(args: list[str], steps: int) -> dict:
     return json.loads(done.stdout)
 
 
+def before_after(src: str, steps: int) -> list[str]:
+    """The table of benchmarks/before_after.py (this checkout against ``src``), in one process, 1 thread."""
+    print("bench: before/after ...", file=sys.stderr, flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(HERE / "before_after.py"), "--before", src, "--steps", str(steps)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"before_after.py failed:\n{done.stderr}")
+    return ["## Training step: this checkout against an older one", "",
+            f"`python benchmarks/before_after.py --before {src} --steps {steps}`: the fast engine (model.engine=auto) "
+            "of both versions on the same weights and batch, alternated in one process, 1 thread; forward, loss and "
+            "backward (the loss through `engine.model_loss` where this checkout has it, as `qornn train` does).", "",
+            *done.stdout.strip().splitlines(), ""]
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.0f}"
 
@@ -52,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed repetitions per engine (default 3)")
     parser.add_argument("--out", default=str(HERE / "results.md"))
+    parser.add_argument("--before", default=None, help="src/ folder of an older checkout: add a before/after table")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -89,6 +106,8 @@ def main() -> None:
     lines += ["", "Commands (one per row):", ""]
     lines += [f"    {r['command']}" for _, _, r in rows]
     lines.append("")
+    if args.before:
+        lines += before_after(args.before, args.steps)
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -13,7 +13,7 @@ KEYS = {"train_step_s_fast", "train_step_s_reference", "train_speedup", "forward
         "forward_speedup", "max_abs_diff", "max_grad_rel_err", "saved_mb_fast", "saved_mb_reference", "command"}
 
 # Small shapes so every preset runs in about a second (sequence length, hidden size, batch).
-SMALL = ["task.seq_len=12", "task.max_len=12", "task.vocab_size=50", "model.hidden_size=32",
+SMALL = ["task.seq_len=20", "task.max_len=12", "task.vocab_size=50", "model.hidden_size=32",
          "model.embedding_dim=8", "task.train_size=64", "task.val_size=8", "task.test_size=8"]
 
 
@@ -70,3 +70,23 @@ def test_bench_errors_are_one_line(capsys, args, message):
     assert main(["bench", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qornn: error:") and message in err and err.count("\n") == 1
+
+
+def test_bench_says_when_it_times_random_inputs(capsys, tmp_path):
+    assert main(["bench", "--json", "--steps", "1", "--warmup", "0", "--batch-size", "2", "--no-tune-malloc",
+                 "--config", "pmnist-hadamrnn", "--set", f"task.data_dir={tmp_path}", "--set", "model.hidden_size=32",
+                 "--no-forward"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["data"] == "random"
+    assert f"mnist data not found in {tmp_path}" in captured.err
+
+
+def test_bench_reports_unreadable_data_instead_of_timing_random_inputs(capsys, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (raw / stem).write_bytes(b"not an IDX file")
+    assert main(["bench", "--config", "pmnist-hadamrnn", "--set", f"task.data_dir={tmp_path}", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qornn: error:") and "IDX" in err and err.count("\n") == 1

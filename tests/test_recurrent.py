@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import qornn.recurrent as R
-from qornn.errors import ConfigError
+from qornn.errors import ConfigError, ShapeError
+from qornn.hadamard import sylvester
 
 
 def orth_error(w):
@@ -39,12 +40,42 @@ def test_permutation_mixes_blocks():
     assert not torch.equal(plain != 0, mixed != 0)
 
 
-@pytest.mark.parametrize("scheme", [R.HadamardSign(64), R.BlockHadamardSign(64, 8),
-                                    R.BlockHadamardSign(64, 8, permute=True), R.DenseWeight(64)])
-def test_operator_matches_dense_product(scheme):
-    latent = torch.randn(64) if not isinstance(scheme, R.DenseWeight) else torch.randn(64, 64)
+SCHEMES_64 = [R.HadamardSign(64), R.BlockHadamardSign(64, 8), R.BlockHadamardSign(64, 8, permute=True, seed=2),
+              R.DenseWeight(64), R.OrthogonalMap(64, "cayley")]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES_64, ids=lambda s: f"{s.name}-{getattr(s, 'permute', '')}")
+def test_operator_is_the_schemes_matrix(scheme):
+    """The operator the engines run is exactly W = scheme(latent): dense, h·Wᵀ, g·W, in and out of its frame."""
+    latent = torch.randn(64) if scheme.name.endswith("hadamard") else torch.randn(64, 64)
+    w = scheme(latent)
+    op = scheme.operator(latent)
+    assert torch.equal(op.dense(), w)  # the same rounding: the scale is the one W holds
     h = torch.randn(5, 64)
-    torch.testing.assert_close(scheme.operator(latent)(h), h @ scheme(latent).T, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(op.matvec(h), h @ w.T, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(op.rmatvec(h), h @ w, atol=1e-5, rtol=1e-5)
+    p = op.frame
+    framed = w if p is None else w[p][:, p]
+    assert torch.equal(op.dense_in_frame(), framed)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES_64[:3], ids=["hadamard", "block", "block-permuted"])
+def test_operator_facts_and_latent_gradient(scheme):
+    """signs, block size, permutation and scale describe W entry by entry; tensor_grads is ∂/∂signs."""
+    u = torch.randn(64, requires_grad=True)
+    op = scheme.operator(u)
+    facts = op.detach().describe()
+    m, perm = facts["block_size"], facts["perm"] or list(range(64))
+    assert facts["kind"] == "signed-hadamard" and m == getattr(scheme, "block_size", 64)
+    assert facts["scale"] == pytest.approx(1 / math.sqrt(m)) and set(facts["signs"]) <= {-1.0, 1.0}
+    w, blocks = scheme(u.detach()), torch.block_diag(*[sylvester(m)] * (64 // m))
+    for i in (0, 5, 63):
+        for j in (0, 7, 63):
+            assert float(w[perm[i], perm[j]]) == facts["scale"] * facts["signs"][i] * float(blocks[i, j])
+    g, h = torch.randn(7, 64), torch.randn(7, 64)
+    (op.matvec(h) * g).sum().backward()
+    (grad_signs,) = op.detach().tensor_grads(g, h)
+    torch.testing.assert_close(u.grad, grad_signs)  # identity STE: ∂L/∂u = ∂L/∂s
 
 
 def test_straight_through_gradient_on_signs():
@@ -53,10 +84,8 @@ def test_straight_through_gradient_on_signs():
     u = torch.randn(n, requires_grad=True)
     h = torch.randn(3, n)
     g = torch.randn(3, n)
-    (scheme.operator(u)(h) * g).sum().backward()
+    (scheme.operator(u).matvec(h) * g).sum().backward()
     # d/d sign_i of sum(g * (h S / sqrt n) * sign) = sum_b g_bi (h S)_bi / sqrt n
-    from qornn.hadamard import sylvester
-
     expected = (g * (h @ sylvester(n)) / math.sqrt(n)).sum(0)
     torch.testing.assert_close(u.grad, expected)
 
@@ -93,13 +122,20 @@ def test_initial_signs_are_mixed():
 
 
 def test_bad_sizes():
-    with pytest.raises(ConfigError, match="hidden_size=100 is not a power of two"):
+    """Library calls name the argument (a ShapeError for sizes); the config layer names the key."""
+    with pytest.raises(ShapeError, match="^n=100 is not a power of two"):
         R.HadamardSign(100)
-    with pytest.raises(ConfigError, match="block_size=3"):
+    with pytest.raises(ShapeError, match="^block_size=3 is not allowed for n=16"):
         R.BlockHadamardSign(16, 3)
-    with pytest.raises(ConfigError, match="block_size=32"):
+    with pytest.raises(ShapeError, match="^block_size=32"):
         R.BlockHadamardSign(16, 32)
-    with pytest.raises(ConfigError, match="ste"):
+    with pytest.raises(ConfigError, match="^ste='hard'"):
         R.HadamardSign(8, ste="hard")
+    with pytest.raises(ConfigError, match="^model.hidden_size=100 is not a power of two"):
+        R.build_scheme("hadamard", 100)
+    with pytest.raises(ConfigError, match="^model.block_size=3 is not allowed for model.hidden_size=16"):
+        R.build_scheme("block-hadamard", 16, {"block_size": 3})
+    with pytest.raises(ConfigError, match="^model.ste='hard'"):
+        R.build_scheme("hadamard", 8, {"ste": "hard"})
     with pytest.raises(ConfigError, match="unknown"):
         R.build_scheme("nope", 8)

@@ -9,7 +9,11 @@ row, since S is symmetric) in n·log2(n) additions; ``block_fwht(x, m)`` applies
 I_q ⊗ S_m (q = n/m independent blocks of size m).  ``hadamard_transform`` picks the
 dense product or the butterfly, whichever is faster for the size; both agree to
 float rounding and both have autograd (the transform is linear and symmetric, so
-its backward is the same transform of the incoming gradient).
+its backward is the same transform of the incoming gradient).  The engines' step
+loops use :class:`StepTransform` (in place, no autograd), with the method
+:func:`step_method` picks.  This module is the only one that decides between the
+optional fht-cpu kernel (:mod:`qornn.adapters.fht_cpu`) and its fallbacks; all the
+thresholds are below.
 
 >>> import torch
 >>> S = sylvester(4)
@@ -22,10 +26,10 @@ True
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
+from .adapters import fht_cpu
 from .errors import ShapeError
 
 __all__ = [
@@ -36,14 +40,24 @@ __all__ = [
     "fwht",
     "block_fwht",
     "hadamard_transform",
-    "DENSE_MAX_SIZE",
     "fwht_rows",
     "fwht_kernel_available",
+    "step_method",
+    "StepTransform",
 ]
 
-#: Sizes up to this use the dense product in ``hadamard_transform(method="auto")``:
-#: on CPU a BLAS matmul beats a pure-PyTorch butterfly below about 1024.
-DENSE_MAX_SIZE = 512
+# ---- which implementation of the transform, where: every threshold of qornn is here ---------------------
+# Measured at one thread on CPU (``python benchmarks/step_methods.py``; table in benchmarks/results.md).
+#: Autograd path (``hadamard_transform(method="auto")``): a GEMM with the explicit S_m for m up to this,
+#: else the butterfly (the fht-cpu kernel, or pure PyTorch).
+AUTOGRAD_DENSE_MAX_BLOCK = 512
+#: Engines' step loops (:func:`step_method`), B = 128 rows: with the fht-cpu kernel, one dense ``addmm`` per
+#: step up to this n, the kernel above it ...
+STEP_DENSE_MAX_SIZE = 32
+#: ... without it, the dense W below this n; from it on, a GEMM with S_m for blocks up to STEP_GEMM_MAX_BLOCK,
+#: else the Kronecker split S_m = S_a ⊗ S_b.  (Measured on CPU; a GPU has other break-even points.)
+STEP_FALLBACK_MIN_SIZE = 256
+STEP_GEMM_MAX_BLOCK = 32
 
 
 def is_power_of_two(n: int) -> bool:
@@ -98,31 +112,25 @@ def _butterfly(x: torch.Tensor) -> torch.Tensor:
     return y.reshape(*lead, n)
 
 
-# Optional CPU kernel (``pip install fht-cpu``, MIT): used by ``fwht`` on CPU float32/float64 when
-# installed and ``USE_FHT_KERNEL`` is true; the pure-PyTorch butterfly is the fallback.
+# The optional fht-cpu kernel: used on CPU float32/float64 when installed and ``USE_FHT_KERNEL`` is true;
+# the pure-PyTorch butterfly (autograd path) or a GEMM with S (engines) is the fallback.
 USE_FHT_KERNEL = True
-
-
-@functools.lru_cache(maxsize=1)
-def _fht_module():
-    try:
-        import fht_cpu  # type: ignore[import-not-found]
-    except Exception:  # noqa: BLE001 - any import problem means "not available"
-        return None
-    return fht_cpu
 
 
 def fwht_kernel_available() -> bool:
     """True when the optional ``fht-cpu`` kernel is installed and enabled."""
-    return USE_FHT_KERNEL and _fht_module() is not None
+    return USE_FHT_KERNEL and fht_cpu.available()
+
+
+def _kernel_applies(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and fwht_kernel_available()
 
 
 def fwht_rows(x: torch.Tensor) -> torch.Tensor:
     """x·S_n along the last dim without autograd bookkeeping (kernel when available)."""
-    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and fwht_kernel_available()):
-        rows = x.detach().reshape(-1, x.shape[-1]).contiguous()
-        out = _fht_module().fht(rows.numpy(), axis=-1, inplace=False, num_threads=1)
-        return torch.from_numpy(out).view(x.shape)
+    if _kernel_applies(x):
+        rows = x.detach().reshape(-1, x.shape[-1])
+        return torch.from_numpy(fht_cpu.transform_rows(rows.numpy())).view(x.shape)
     return _butterfly(x)
 
 
@@ -155,13 +163,13 @@ def hadamard_transform(x: torch.Tensor, block_size: int | None = None, method: s
     """x ↦ x·(I_q ⊗ S_m) along the last dimension (m = block_size, default n: plain S_n).
 
     ``method`` is ``"dense"`` (matmul with the explicit matrix), ``"fwht"`` (butterfly) or
-    ``"auto"`` (dense for m ≤ DENSE_MAX_SIZE, else butterfly).
+    ``"auto"`` (dense for m ≤ AUTOGRAD_DENSE_MAX_BLOCK, else butterfly).
     """
     n = x.shape[-1]
     m = n if block_size is None else block_size
     _check_block(n, m)
     if method == "auto":
-        method = "dense" if m <= DENSE_MAX_SIZE else "fwht"
+        method = "dense" if m <= AUTOGRAD_DENSE_MAX_BLOCK else "fwht"
     if method == "dense":
         s = sylvester(m, dtype=x.dtype, device=x.device)
         return (x.reshape(*x.shape[:-1], n // m, m) @ s).reshape(x.shape)
@@ -170,6 +178,54 @@ def hadamard_transform(x: torch.Tensor, block_size: int | None = None, method: s
     raise ValueError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
 
 
-def normalizer(m: int) -> float:
-    """1/√m, the scale that makes S_m/√m orthogonal."""
-    return 1.0 / math.sqrt(m)
+# ---- the transform inside the engines' step loops ------------------------------------------------------
+def step_method(n: int, m: int, like: torch.Tensor) -> str:
+    """How an engine applies x ↦ x·(I_q ⊗ S_m) to the (B, n) state of one step.
+
+    ``dense``: not at all (the engine uses the dense W, one ``addmm`` per step); ``fht``:
+    the fht-cpu kernel (m·log2 m additions per block); ``gemm``: one GEMM with S_m;
+    ``kron``: two GEMMs with S_a, S_b (S_m = S_a ⊗ S_b).  The thresholds are above.
+    """
+    if n <= STEP_DENSE_MAX_SIZE:
+        return "dense"
+    if _kernel_applies(like):
+        return "fht"
+    if n < STEP_FALLBACK_MIN_SIZE:
+        return "dense"
+    return "gemm" if m <= STEP_GEMM_MAX_BLOCK else "kron"
+
+
+class StepTransform:
+    """x ← x·(I_q ⊗ S_m) in place, for the (B, n) slices ``buffer[t]`` of one preallocated buffer.
+
+    ``method`` is ``fht``, ``gemm`` or ``kron`` (see :func:`step_method`); the per-slice
+    views are built once, so that a call costs one kernel launch (fht) or two (GEMMs).
+    """
+
+    def __init__(self, buffer: torch.Tensor, m: int, method: str):
+        if method not in ("fht", "gemm", "kron"):
+            raise ValueError(f"method={method!r} is not allowed; use 'fht', 'gemm' or 'kron'")
+        self.buffer, self.m, self.method = buffer, m, method
+        kw = dict(dtype=buffer.dtype, device=buffer.device)
+        if method == "fht":
+            rows = fht_cpu.rows_inplace(str(buffer.dtype).removeprefix("torch."))
+            views = [a.reshape(-1, m) for a in buffer.numpy()]
+            self.calls = [functools.partial(rows, v) for v in views]
+        elif method == "gemm":
+            self.s = sylvester(m, **kw)
+        else:
+            k = m.bit_length() - 1
+            self.a, self.b = 2 ** (k // 2), m // 2 ** (k // 2)
+            self.sa, self.sb = sylvester(self.a, **kw), sylvester(self.b, **kw)
+
+    def __call__(self, t: int) -> None:
+        if self.method == "fht":
+            self.calls[t]()
+            return
+        x = self.buffer[t]
+        rows = x.view(-1, self.m)
+        if self.method == "gemm":
+            x.copy_((rows @ self.s).view(x.shape))
+        else:
+            y = torch.matmul(self.sa, (rows.view(-1, self.b) @ self.sb).view(-1, self.a, self.b))
+            x.copy_(y.view(x.shape))

@@ -36,16 +36,19 @@ def from_batch_first(states: torch.Tensor, h_n: torch.Tensor, batched: bool, bat
     return states, h_n
 
 
-def project_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, input_size: int) -> torch.Tensor:
-    """z_t = U x_t (+ bias) for all steps of a batch-first x; integer x holds token ids."""
+def check_inputs(x: torch.Tensor, input_size: int) -> None:
+    """A ShapeError unless x (batch-first) holds token ids in [0, input_size) or input_size features per step."""
     if not torch.is_floating_point(x):
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= input_size):
             raise ShapeError(f"token ids must lie in [0, {input_size - 1}], got [{int(x.min())}, {int(x.max())}]")
-        z = F.embedding(x, weight.t())
-    else:
-        if x.shape[-1] != input_size:
-            raise ShapeError(f"input has {x.shape[-1]} features per step; this RNN expects {input_size}")
-        z = x @ weight.t()
+    elif x.shape[-1] != input_size:
+        raise ShapeError(f"input has {x.shape[-1]} features per step; this RNN expects {input_size}")
+
+
+def project_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, input_size: int) -> torch.Tensor:
+    """z_t = U x_t (+ bias) for all steps of a batch-first x; integer x holds token ids."""
+    check_inputs(x, input_size)
+    z = F.embedding(x, weight.t()) if not torch.is_floating_point(x) else x @ weight.t()
     return z if bias is None else z + bias
 
 

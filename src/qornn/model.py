@@ -27,7 +27,9 @@ from torch import nn
 from . import engine as engines
 from .activations import make_activation
 from .errors import ConfigError
-from .layout import from_batch_first, initial_state, project_inputs, to_batch_first
+from .engine.readout import SIGMAS
+from .layout import check_inputs, from_batch_first, initial_state, project_inputs, to_batch_first
+from .operators import DenseOperator, RecurrentOperator
 from .quant import check_bits, quantize_weight_
 from .recurrent import attach, build_scheme, latent_of, scheme_of
 
@@ -112,28 +114,34 @@ class OrthoRNN(nn.Module):
         """z = U x_t + b for all steps: (B, T, n). Integer x is read as token ids."""
         return project_inputs(x, self.weight_ih_l0, self.bias_hh_l0, self.input_size)
 
-    def recurrent_step(self, reference: bool = False):
-        """The function h ↦ h·Wᵀ, with W computed once (dense for the reference engine)."""
-        if reference or self.scheme is None:
-            wt = self.weight_hh_l0.t()
-            return lambda h: h @ wt
-        latent = self.recurrent_latent
-        op = self.scheme.operator(latent)
-        post = self.parametrizations.weight_hh_l0[1:] if len(self.parametrizations.weight_hh_l0) > 1 else None
-        if post is not None:  # extra parametrizations (e.g. k-bit quantization of W): use the dense matrix
-            wt = self.weight_hh_l0.t()
-            return lambda h: h @ wt
-        return op
+    def recurrent_operator(self) -> RecurrentOperator:
+        """W as an operator, computed once: the scheme's own (e.g. signs + block size + permutation + scale),
+        or the dense W when further parametrizations follow the scheme (k-bit quantization of W).
+
+        ``rnn.recurrent_operator().detach().describe()`` gives the facts of the trained W (for export).
+        """
+        scheme = self.scheme
+        if scheme is None or len(self.parametrizations.weight_hh_l0) > 1:
+            return DenseOperator(self.weight_hh_l0)
+        return scheme.operator(self.recurrent_latent)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         x, batched = to_batch_first(x, self.batch_first)
-        z = self.input_projection(x)
-        h = initial_state(h0, z.shape[0], self.hidden_size, z)
-        if self.engine == "reference":
-            activation = None if self.linear_recurrence else self.activation
-            states = engines.step_loop(z, self.recurrent_step(True), h, activation)
+        if self.engine == "auto" and self.linear_recurrence and x.shape[0] and x.shape[1]:
+            check_inputs(x, self.input_size)
+            h = initial_state(h0, x.shape[0], self.hidden_size, self.weight_ih_l0) if h0 is not None else None
+            problem = engines.SequenceProblem(x, self.weight_ih_l0, self.bias_hh_l0, self.recurrent_operator(),
+                                              "states", initial_state=h)
+            states = engines.sequence_forward(problem)
         else:
-            states = engines.fast_states(self, z, h)
+            z = self.input_projection(x)
+            h = initial_state(h0, z.shape[0], self.hidden_size, z)
+            if self.engine == "auto" and not self.linear_recurrence:
+                states = engines.nonlinear_states(z, h, self.recurrent_operator().dense(), self.activation)
+            else:  # the reference: the parametrized W (its definition), once per forward, and a step loop
+                wt = self.weight_hh_l0.t()
+                activation = None if self.linear_recurrence else self.activation
+                states = engines.step_loop(z, lambda h_prev: h_prev @ wt, h, activation)
         return from_batch_first(states, states[:, -1].unsqueeze(0), batched, self.batch_first)
 
     def extra_repr(self) -> str:
@@ -165,10 +173,32 @@ class SequenceModel(nn.Module):
         linear = getattr(self.rnn, "linear_recurrence", False)
         return self.rnn.activation(states) if linear else states
 
+    def sequence_problem(self, x: torch.Tensor) -> "engines.SequenceProblem | None":
+        """``self(x)`` as a problem of the fused engine (linear recurrence, engine ``auto``, readout ``all``
+        with σ in relu/tanh/identity or ``last``), or None when the generic path runs."""
+        rnn = self.rnn
+        if not (isinstance(rnn, OrthoRNN) and rnn.engine == "auto" and rnn.linear_recurrence and rnn.batch_first):
+            return None
+        if self.readout not in ("all", "last") or x.dim() < 2 or x.shape[0] == 0 or x.shape[1] == 0:
+            return None
+        if self.readout == "all" and (rnn.nonlinearity not in SIGMAS or self.output.bias is None):
+            return None
+        inp = x
+        if self.embedding is not None:
+            inp = self.embedding(x)
+        elif x.dim() != (2 if not torch.is_floating_point(x) else 3):
+            return None
+        check_inputs(inp, rnn.input_size)
+        if self.readout == "last":
+            return engines.SequenceProblem(inp, rnn.weight_ih_l0, rnn.bias_hh_l0, rnn.recurrent_operator(), "last")
+        return engines.SequenceProblem(inp, rnn.weight_ih_l0, rnn.bias_hh_l0, rnn.recurrent_operator(), "all",
+                                       rnn.nonlinearity, self.output.weight, self.output.bias)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = engines.sequence_forward(self, x)  # linear recurrence, engine=auto: no (B, T, n) tensors
-        if fused is not None:
-            return fused
+        problem = self.sequence_problem(x)  # linear recurrence, engine=auto: no (B, T, n) tensors
+        if problem is not None:
+            out = engines.sequence_forward(problem)
+            return out if self.readout == "all" else self.output(self.rnn.activation(out))
         tokens = x if not torch.is_floating_point(x) else None
         inp = self.embedding(x) if self.embedding is not None else x
         states, _ = self.rnn(inp)

@@ -23,6 +23,7 @@ from . import run as rundir
 from .checkpoint import (atomic_write_text, check_stored_config, load_checkpoint, load_model, remove_temporaries,
                          save_checkpoint, save_model)
 from .config import Config, config_to_dict, resume_config, to_yaml, validate_config
+from .engine import model_loss
 from .errors import CheckpointError, ConfigError, DivergedError
 from .memory import check_memory
 from .model import OrthoRNN, build_model
@@ -283,7 +284,7 @@ def _train(cfg, out: Path, resume, overwrite, on_step, quiet, extend, command, l
     window_start = time.perf_counter()
     while step < total:
         x, y = task.train_batch(step, tcfg.batch_size)
-        loss = task.loss(model(x), y)
+        loss = model_loss(model, task, x, y)  # readout + cross-entropy fused where possible
         objective = loss + regularization(model)
         optimizer.zero_grad(set_to_none=True)
         objective.backward()

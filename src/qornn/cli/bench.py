@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import copy
 import statistics
+import sys
 import time
 
 import torch
 
 from ..engine.malloc import tune_malloc
-from ..errors import ConfigError, QornnError
+from ..errors import ConfigError, DataError
 from .common import add_set_argument, print_json
 
 #: Shapes of the data-backed tasks, used when their data set is missing:
@@ -106,13 +107,100 @@ def _grads(model) -> dict:
     return {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
 
 
+#: The data set each data-backed task reads (bench times random inputs only when it is missing).
+_DATASETS = {"pmnist": "mnist", "smnist": "mnist", "har": "har", "imdb": "imdb", "sst2": "sst2", "qqp": "qqp"}
+
+
+def task_and_batch(cfg, batch_size: int):
+    """(task, x, y, data): the task's first training batch (data ``task``), or random inputs of its shapes
+    (data ``random``) when its data set is missing; any other problem with the data is raised."""
+    from ..data import data_dir, missing
+    from ..tasks import Task, build_task
+
+    try:
+        task = build_task(cfg)
+    except DataError as exc:
+        dataset = _DATASETS.get(cfg.task.name)
+        if dataset is None or str(exc) != str(missing(dataset, data_dir(cfg.task.data_dir))):
+            raise
+        print(f"qornn bench: {dataset} data not found in {data_dir(cfg.task.data_dir)}; "
+              f"timing random inputs of the {cfg.task.name} shapes", file=sys.stderr)
+        info, x, y = random_batch(cfg, batch_size, torch.Generator().manual_seed(cfg.seed))
+        task = Task()
+        task.info = info
+        return task, x, y, "random"
+    x, y = task.train_batch(0, batch_size)
+    return task, x, y, "task"
+
+
+def _loss(model, task, x, y):
+    from ..engine import model_loss
+    from ..train import regularization
+
+    return model_loss(model, task, x, y) + regularization(model)
+
+
+def agreement(fast, ref, task, x, y) -> tuple[float, float]:
+    """(max |Δ output|, max relative gradient error) of the two engines on one training step."""
+    grads, outs = [], []
+    for model in (fast, ref):
+        model.train()
+        model.zero_grad(set_to_none=True)
+        _loss(model, task, x, y).backward()
+        grads.append(_grads(model))
+        with torch.no_grad():
+            outs.append(model(x))
+    max_abs_diff = float((outs[0] - outs[1]).abs().max())
+    grad_err = max((float((grads[0][k] - g).norm() / g.norm().clamp_min(1e-30)) for k, g in grads[1].items()),
+                   default=0.0)
+    return max_abs_diff, grad_err
+
+
+def timings(cfg, fast, ref, task, x, y, steps: int, warmup: int, forward: bool) -> dict:
+    """Median seconds of a training step (and a forward pass) per engine, the engines alternated."""
+    from ..train import after_optimizer_step, make_optimizer
+
+    optims = {id(m): make_optimizer(cfg.train, m.parameters()) for m in (fast, ref)}
+
+    def train_step(model):
+        opt = optims[id(model)]
+        opt.zero_grad(set_to_none=True)
+        _loss(model, task, x, y).backward()
+        opt.step()
+        after_optimizer_step(model)
+
+    def forward_pass(model):
+        with torch.no_grad():
+            model(x)
+
+    times = {}
+    for phase, fn in (("train", train_step), ("fwd", forward_pass)):
+        if phase == "fwd" and not forward:
+            continue
+        for model in (fast, ref):
+            model.train(phase == "train")
+        for i in range(warmup + steps):  # alternate the engines so that load drifts hit both alike
+            for name, model in (("fast", fast), ("ref", ref)):
+                start = time.perf_counter()
+                fn(model)
+                if i >= warmup:
+                    times.setdefault((phase, name), []).append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _saved_mb(model, task, x, y) -> float:
+    model.train()
+    model.zero_grad(set_to_none=True)
+    nbytes, out = saved_bytes(lambda: _loss(model, task, x, y))
+    out.backward()
+    return nbytes / 2 ** 20
+
+
 def run_bench(cfg, steps: int = 5, warmup: int = 1, batch_size: int | None = None, forward: bool = True) -> dict:
     """Time both engines on ``cfg`` (see module docstring); returns the result dict."""
     from .. import engine as engines
     from ..hadamard import fwht_kernel_available
     from ..model import build_model
-    from ..tasks import Task, build_task
-    from ..train import after_optimizer_step, make_optimizer, regularization
 
     if steps < 1 or warmup < 0:
         raise ConfigError(f"--steps {steps} / --warmup {warmup} not allowed; use --steps >= 1 and --warmup >= 0")
@@ -120,15 +208,7 @@ def run_bench(cfg, steps: int = 5, warmup: int = 1, batch_size: int | None = Non
     if bs < 1:
         raise ConfigError(f"--batch-size {bs} is not allowed; use a positive integer")
     torch.manual_seed(cfg.seed)
-    try:
-        task = build_task(cfg)
-        x, y = task.train_batch(0, bs)
-        data = "task"
-    except QornnError:  # data set missing (or unreadable): random inputs of the task's shapes
-        info, x, y = random_batch(cfg, bs, torch.Generator().manual_seed(cfg.seed))
-        task = Task()
-        task.info = info
-        data = "random"
+    task, x, y, data = task_and_batch(cfg, bs)
     torch.manual_seed(cfg.seed)
     fast = build_model(cfg.model, task.info)
     rnns = _orthornns(fast)
@@ -138,88 +218,22 @@ def run_bench(cfg, steps: int = 5, warmup: int = 1, batch_size: int | None = Non
     ref = copy.deepcopy(fast)
     _set_engine(fast, "auto")
     _set_engine(ref, "reference")
-
-    # Same outputs and gradients (one step, identical weights and batch).
-    grads, outs = [], []
-    for model in (fast, ref):
-        model.train()
-        model.zero_grad(set_to_none=True)
-        out = model(x)
-        (task.loss(out, y) + regularization(model)).backward()
-        outs.append(out.detach())
-        grads.append(_grads(model))
-    max_abs_diff = float((outs[0] - outs[1]).abs().max())
-    grad_err = max((float((grads[0][k] - g).norm() / g.norm().clamp_min(1e-30)) for k, g in grads[1].items()),
-                   default=0.0)
-
-    optims = {id(m): make_optimizer(cfg.train, m.parameters()) for m in (fast, ref)}
-
-    def train_step(model):
-        opt = optims[id(model)]
-        opt.zero_grad(set_to_none=True)
-        (task.loss(model(x), y) + regularization(model)).backward()
-        opt.step()
-        after_optimizer_step(model)
-
-    def forward_pass(model):
-        with torch.no_grad():
-            model(x)
-
-    def timed(fn, model) -> float:
-        start = time.perf_counter()
-        fn(model)
-        return time.perf_counter() - start
-
-    times = {("train", "fast"): [], ("train", "ref"): [], ("fwd", "fast"): [], ("fwd", "ref"): []}
-    for phase, fn in (("train", train_step), ("fwd", forward_pass)):
-        if phase == "fwd" and not forward:
-            continue
-        for model in (fast, ref):
-            model.train(phase == "train")
-        for i in range(warmup + steps):  # alternate the engines so that load drifts hit both alike
-            for name, model in (("fast", fast), ("ref", ref)):
-                t = timed(fn, model)
-                if i >= warmup:
-                    times[(phase, name)].append(t)
-
-    def memory(model):
-        model.train()
-        model.zero_grad(set_to_none=True)
-        nbytes, out = saved_bytes(lambda: task.loss(model(x), y) + regularization(model))
-        out.backward()
-        return nbytes / 2 ** 20
-
-    med = {k: statistics.median(v) for k, v in times.items() if v}
+    max_abs_diff, grad_err = agreement(fast, ref, task, x, y)
+    med = timings(cfg, fast, ref, task, x, y, steps, warmup, forward)
     result = {
-        "config": cfg.description or cfg.task.name,
-        "task": cfg.task.name,
-        "data": data,
-        "recurrent": cfg.model.recurrent,
-        "hidden_size": cfg.model.hidden_size,
-        "block_size": cfg.model.block_size,
-        "linear_recurrence": cfg.model.linear_recurrence,
-        "seq_len": int(x.shape[1]),
-        "batch_size": bs,
-        "threads": torch.get_num_threads(),
-        "fast_path": engines.plan_sequence(fast, x) or engines.plan(rnns[0]),
-        "fht_kernel": fwht_kernel_available(),
-        "steps": steps,
-        "train_step_s_fast": med[("train", "fast")],
-        "train_step_s_reference": med[("train", "ref")],
+        "config": cfg.description or cfg.task.name, "task": cfg.task.name, "data": data,
+        "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size, "block_size": cfg.model.block_size,
+        "linear_recurrence": cfg.model.linear_recurrence, "seq_len": int(x.shape[1]), "batch_size": bs,
+        "threads": torch.get_num_threads(), "fast_path": engines.plan_sequence(fast, x) or engines.plan(rnns[0]),
+        "fused_loss": engines.fuses_loss(fast, task, x, y), "fht_kernel": fwht_kernel_available(), "steps": steps,
+        "train_step_s_fast": med[("train", "fast")], "train_step_s_reference": med[("train", "ref")],
         "train_speedup": med[("train", "ref")] / med[("train", "fast")],
     }
     if forward:
-        result.update({
-            "forward_s_fast": med[("fwd", "fast")],
-            "forward_s_reference": med[("fwd", "ref")],
-            "forward_speedup": med[("fwd", "ref")] / med[("fwd", "fast")],
-        })
-    result.update({
-        "max_abs_diff": max_abs_diff,
-        "max_grad_rel_err": grad_err,
-        "saved_mb_fast": memory(fast),
-        "saved_mb_reference": memory(ref),
-    })
+        result.update({"forward_s_fast": med[("fwd", "fast")], "forward_s_reference": med[("fwd", "ref")],
+                       "forward_speedup": med[("fwd", "ref")] / med[("fwd", "fast")]})
+    result.update({"max_abs_diff": max_abs_diff, "max_grad_rel_err": grad_err,
+                   "saved_mb_fast": _saved_mb(fast, task, x, y), "saved_mb_reference": _saved_mb(ref, task, x, y)})
     return result
 
 

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from ..activations import ModReLU
-from .linear import outer_sum
 
 KINDS = ("relu", "tanh", "identity", "modrelu")
 
@@ -31,6 +30,15 @@ def kind_of(activation: nn.Module) -> str | None:
     if type(activation) is ModReLU:
         return "modrelu"
     return None
+
+
+def outer_sum(g: torch.Tensor, states: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """Σ_t g_tᵀ h_{t-1} (n × n) with h_{-1} = h0, as B GEMMs over contiguous (T, n) slices."""
+    out = g[:, 0].t() @ h0
+    if g.shape[1] > 1:
+        for b in range(g.shape[0]):
+            out.addmm_(g[b, 1:].t(), states[b, :-1])
+    return out
 
 
 def nonlinear_forward(z, h0, w, kind, bias=None):

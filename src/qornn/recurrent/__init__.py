@@ -12,13 +12,14 @@ model configuration (``ste``, ``block_size``, ...).
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Mapping
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
 from .base import RecurrentScheme
 from .bjorck import BjorckOrthogonal
 from .block_hadamard import BlockHadamardSign
@@ -51,10 +52,22 @@ def register_scheme(name: str, builder: Builder) -> None:
     SCHEMES[name] = builder
 
 
+#: The config key of each scheme argument: library calls name the argument, the config layer the key.
+CONFIG_KEYS = {"n": "model.hidden_size", "block_size": "model.block_size", "ste": "model.ste",
+               "steps": "model.bjorck_steps", "beta": "model.bjorck_beta", "rank": "model.projunn_rank",
+               "sampler": "model.projunn_sampler"}
+_ARGUMENT = re.compile(r"\b(" + "|".join(CONFIG_KEYS) + r")=")
+
+
 def build_scheme(name: str, n: int, options: Mapping | None = None) -> RecurrentScheme:
+    """The scheme ``model.recurrent=name`` for hidden size n; a bad value raises a ConfigError naming its key."""
     if name not in SCHEMES:
         raise ConfigError(f"model.recurrent={name!r} is unknown; allowed: {', '.join(sorted(SCHEMES))}")
-    return SCHEMES[name](n, dict(options or {}))
+    try:
+        return SCHEMES[name](n, dict(options or {}))
+    except (ShapeError, ConfigError) as exc:
+        message = _ARGUMENT.sub(lambda m: CONFIG_KEYS[m.group(1)] + "=", str(exc))
+        raise ConfigError(f"{message} (model.recurrent={name!r})") from None
 
 
 def attach(module: nn.Module, tensor_name: str, scheme: RecurrentScheme, initialize: bool = True) -> nn.Module:

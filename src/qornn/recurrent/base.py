@@ -3,9 +3,10 @@
 A scheme is a ``torch.nn.utils.parametrize`` parametrization of a square weight
 W ∈ ℝ^{n×n}: ``forward(latent) -> W``.  Besides the dense matrix it offers
 
-* ``operator(latent)`` – a function ``h ↦ h·Wᵀ`` (row-vector convention of
-  ``torch.nn``), built once per forward pass of the RNN so that no per-step work
-  recomputes W; structured schemes use a fast transform here;
+* ``operator(latent)`` – a :class:`~qornn.operators.RecurrentOperator` saying what W is
+  (dense, or signs + block size + permutation + scale, ...), built once per forward
+  pass; the engines run its kernel and exporters read its facts.  The default is the
+  dense matrix ``forward(latent)``;
 * ``storage_bits()`` – bits needed to store W at its true cost;
 * ``initialize_(latent)`` – draw a valid initial latent value in place;
 * ``after_optimizer_step(latent)`` – an optional in-place update of the latent after
@@ -13,12 +14,10 @@ W ∈ ℝ^{n×n}: ``forward(latent) -> W``.  Besides the dense matrix it offers
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
 
-Operator = Callable[[torch.Tensor], torch.Tensor]
+from ..operators import DenseOperator, RecurrentOperator
 
 
 class RecurrentScheme(nn.Module):
@@ -33,10 +32,9 @@ class RecurrentScheme(nn.Module):
         super().__init__()
         self.n = n
 
-    def operator(self, latent: torch.Tensor) -> Operator:
-        w = self(latent)
-        wt = w.t()
-        return lambda h: h @ wt
+    def operator(self, latent: torch.Tensor) -> RecurrentOperator:
+        """W as an operator (autograd flows through its tensors to ``latent``)."""
+        return DenseOperator(self(latent))
 
     def storage_bits(self) -> int:
         return 32 * self.n * self.n

@@ -17,7 +17,10 @@ deel-torchlip): power iteration with persistent vectors u, v (buffers ``u`` and 
 so a checkpoint resumes exactly), three iterations per forward in training mode with
 gradients enabled, none in eval mode or under ``torch.no_grad()``; σ = uᵀ V v with u,
 v held constant for the gradient.  ``initialize_`` runs 50 iterations to start from an
-accurate estimate.
+accurate estimate.  It is not torch's ``_SpectralNorm`` module itself: that class is
+private, iterates whenever the module is in training mode (also under ``no_grad``), draws
+u, v from the global random generator (shifting every later draw of a seeded run) and
+stores them as ``_u``/``_v`` (other checkpoint keys); the few lines here avoid all four.
 
 >>> import torch
 >>> scheme = BjorckOrthogonal(16)
@@ -54,9 +57,9 @@ class BjorckOrthogonal(RecurrentScheme):
     def __init__(self, n: int, steps: int = 15, beta: float = 0.5, power_iterations: int = 3):
         super().__init__(n)
         if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
-            raise ConfigError(f"model.bjorck_steps={steps!r} is not allowed; use an integer from 0 to {MAX_STEPS}")
+            raise ConfigError(f"steps={steps!r} is not allowed; use an integer from 0 to {MAX_STEPS}")
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 < beta < 1.0:
-            raise ConfigError(f"model.bjorck_beta={beta!r} is not allowed; use a number strictly between 0 and 1")
+            raise ConfigError(f"beta={beta!r} is not allowed; use a number strictly between 0 and 1")
         self.steps, self.beta = steps, float(beta)
         self.power_iterations = int(power_iterations)
         self.register_buffer("u", torch.empty(n))

@@ -20,11 +20,12 @@ import math
 
 import torch
 
-from ..errors import ConfigError
-from ..hadamard import block_sylvester, hadamard_transform, is_power_of_two
-from .base import RecurrentScheme
-from .hadamard import _check_ste
+from ..errors import ShapeError
+from ..hadamard import block_sylvester, is_power_of_two
+from ..operators import SignedHadamardOperator
 from ..quant import sign_ste
+from .base import RecurrentScheme
+from .hadamard import check_ste
 
 
 class BlockHadamardSign(RecurrentScheme):
@@ -36,12 +37,9 @@ class BlockHadamardSign(RecurrentScheme):
     def __init__(self, n: int, block_size: int, ste: str = "identity", permute: bool = False, seed: int = 0):
         super().__init__(n)
         if not isinstance(block_size, int) or not is_power_of_two(block_size) or n % block_size != 0:
-            raise ConfigError(
-                f"model.block_size={block_size!r} is not allowed for model.hidden_size={n}; "
-                f"use a power of two that divides {n}"
-            )
+            raise ShapeError(f"block_size={block_size!r} is not allowed for n={n}; use a power of two that divides {n}")
         self.block_size = block_size
-        self.ste = _check_ste(ste)
+        self.ste = check_ste(ste)
         self.permute = bool(permute)
         self.seed = int(seed)
         self.register_buffer("basis", block_sylvester(n, block_size) / math.sqrt(block_size), persistent=False)
@@ -68,13 +66,10 @@ class BlockHadamardSign(RecurrentScheme):
             w = w[self.perm][:, self.perm]
         return (w @ self.basis.to(w.dtype).t()).diagonal().clone()
 
-    def operator(self, u: torch.Tensor):
-        d = self.signs(u) / math.sqrt(self.block_size)
-        m = self.block_size
-        if not self.permute:
-            return lambda h: hadamard_transform(h, m) * d
-        perm, inv = self.perm, self.inv_perm
-        return lambda h: (hadamard_transform(h[..., perm], m) * d)[..., inv]
+    def operator(self, u: torch.Tensor) -> SignedHadamardOperator:
+        # the scale W holds (1/√m rounded to the basis' dtype), so that every path rounds alike
+        return SignedHadamardOperator(self.signs(u), self.block_size, float(self.basis[0, 0]),
+                                      self.perm if self.permute else None)
 
     @torch.no_grad()
     def initialize_(self, u: torch.Tensor) -> None:

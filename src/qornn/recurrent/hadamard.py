@@ -21,18 +21,18 @@ import math
 
 import torch
 
-from ..hadamard import hadamard_transform, is_power_of_two, sylvester
+from ..errors import ConfigError
+from ..hadamard import log2_exact, sylvester
+from ..operators import SignedHadamardOperator
 from ..quant import sign_ste
 from .base import RecurrentScheme
 
 STE_KINDS = ("identity", "clipped")
 
 
-def _check_ste(ste: str) -> str:
-    from ..errors import ConfigError
-
+def check_ste(ste: str) -> str:
     if ste not in STE_KINDS:
-        raise ConfigError(f"model.ste={ste!r} is not allowed; use one of {', '.join(STE_KINDS)}")
+        raise ConfigError(f"ste={ste!r} is not allowed; use one of {', '.join(STE_KINDS)}")
     return ste
 
 
@@ -44,11 +44,8 @@ class HadamardSign(RecurrentScheme):
 
     def __init__(self, n: int, ste: str = "identity"):
         super().__init__(n)
-        if not is_power_of_two(n):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"model.hidden_size={n} is not a power of two; hadamard needs 2^k (e.g. 64, 128, 256)")
-        self.ste = _check_ste(ste)
+        log2_exact(n, "n")  # a ShapeError naming n
+        self.ste = check_ste(ste)
         self.register_buffer("basis", sylvester(n) / math.sqrt(n), persistent=False)
 
     def signs(self, u: torch.Tensor) -> torch.Tensor:
@@ -62,9 +59,9 @@ class HadamardSign(RecurrentScheme):
         # For W = D S/√n, W·(S/√n)ᵀ = D: keep the diagonal as the latent.
         return (w @ self.basis.to(w.dtype).t()).diagonal().clone()
 
-    def operator(self, u: torch.Tensor):
-        d = self.signs(u) / math.sqrt(self.n)
-        return lambda h: hadamard_transform(h) * d  # h·Wᵀ = (h·S)·D/√n
+    def operator(self, u: torch.Tensor) -> SignedHadamardOperator:
+        # the scale W holds (1/√n rounded to the basis' dtype), so that every path rounds alike
+        return SignedHadamardOperator(self.signs(u), self.n, float(self.basis[0, 0]))
 
     @torch.no_grad()
     def initialize_(self, u: torch.Tensor) -> None:

@@ -7,8 +7,8 @@ ICML 2019) or ``cayley`` (the Cayley map (I − A/2)⁻¹(I + A/2), Helfrich et 
 ICML 2018), and B a fixed orthogonal base (a persistent buffer, so checkpoints
 hold it).  Both maps send skew-symmetric matrices to SO(n), so W stays orthogonal
 whatever the optimizer does to X.  This is torch's own
-``torch.nn.utils.parametrizations.orthogonal`` machinery (its ``_Orthogonal``
-module, with ``use_trivialization=True``), wrapped as a qornn recurrent scheme.
+``torch.nn.utils.parametrizations.orthogonal`` machinery (reached through
+:mod:`qornn.adapters.torch_orthogonal`), wrapped as a qornn recurrent scheme.
 
 The base B is drawn Haar-orthogonal by ``initialize_`` and X starts at zero
 (so W = B at initialisation).  Stored cost: 32 bits per entry (n² floats).
@@ -23,12 +23,10 @@ True
 from __future__ import annotations
 
 import torch
-from torch.nn.utils.parametrizations import _OrthMaps, _Orthogonal
 
+from ..adapters.torch_orthogonal import MAPS, orthogonal_map
 from ..errors import ConfigError
 from .base import RecurrentScheme
-
-MAPS = {"expm": _OrthMaps.matrix_exp, "cayley": _OrthMaps.cayley}
 
 
 class OrthogonalMap(RecurrentScheme):
@@ -42,9 +40,7 @@ class OrthogonalMap(RecurrentScheme):
             raise ConfigError(f"orthogonal map {kind!r} is unknown; allowed: {', '.join(MAPS)}")
         self.kind = kind
         self.name = kind
-        self.map = _Orthogonal(torch.empty(n, n), MAPS[kind], use_trivialization=True)
-        # The base is a persistent buffer of `map` (state_dict key ``...map.base``).
-        self.map.base = torch.eye(n)
+        self.map = orthogonal_map(n, kind)  # its base is a persistent buffer (state_dict key ``...map.base``)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.map(x)

@@ -116,10 +116,10 @@ class ProjUNN(RecurrentScheme):
         if mode not in MODES:
             raise ConfigError(f"projUNN mode {mode!r} is unknown; allowed: {', '.join(MODES)}")
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= n:
-            raise ConfigError(f"model.projunn_rank={rank!r} is not allowed for model.hidden_size={n}; "
+            raise ConfigError(f"rank={rank!r} is not allowed for n={n}; "
                               f"use an integer from 1 to {n}")
         if sampler not in SAMPLERS:
-            raise ConfigError(f"model.projunn_sampler={sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
+            raise ConfigError(f"sampler={sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
         self.mode, self.rank, self.sampler = mode, rank, sampler
         self.name = f"projunn-{mode}"
         self.reorthogonalize_every = int(reorthogonalize_every)
