@@ -44,6 +44,10 @@ def test_bench_works_for_every_preset(capsys, tmp_path, preset):
         sets += ["--set", "model.block_size=16"]
     if "authors" in preset:  # seq_len is the total length there: at least 2K = 20
         sets += ["--set", "task.seq_len=24"]
+    if "lstm" in preset or "gru" in preset:  # no OrthoRNN: bench refuses in one line
+        assert main(["bench", "--config", preset, *sets]) == 2
+        assert "builds no OrthoRNN" in capsys.readouterr().err
+        return
     out = bench_json(capsys, "--config", preset, *sets, "--no-forward")
     assert out["train_step_s_fast"] > 0 and "forward_s_fast" not in out
     assert out["max_grad_rel_err"] < 1e-4, out

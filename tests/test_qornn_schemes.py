@@ -31,7 +31,7 @@ def haar(n, seed=0, dtype=torch.float64):
 
 def copy_model(recurrent, *overrides, seed=0):
     cfg = load_config("copy-hadamrnn", ["task.seq_len=10", "model.hidden_size=32", f"model.recurrent={recurrent}",
-                                        "model.weight_bits=null", f"seed={seed}", *overrides])
+                                        "model.weight_bits=null", f"seed={seed}", "train.sign_rule=ste", *overrides])
     torch.manual_seed(seed)
     task = build_task(cfg)
     return task, build_model(cfg.model, task.info)

@@ -15,7 +15,7 @@ from qornn.train import train
 
 SHORT = ["task.seq_len=20", "model.hidden_size=32", "train.batch_size=64", "train.lr=3e-3", "train.progress=false",
          "train.schedule=constant", "train.eval_every=100000", "model.weight_bits=null", "seed=0",
-         "task.val_size=200", "task.test_size=500"]
+         "task.val_size=200", "task.test_size=500", "train.sign_rule=ste"]  # the preset freezes signs
 ORNN = ["model.nonlinearity=relu", "model.linear_recurrence=true"]
 
 

@@ -19,7 +19,7 @@ COPY = ["--set", "task.seq_len=5", "--set", "task.n_symbols=2", "--set", "task.t
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     assert main(["train", "--config", "copy-hadamrnn", *COPY, "--seeds", "3", "--out", str(root / "hadam")]) == 0
-    assert main(["train", "--config", "copy-hadamrnn", *COPY, "--set", "model.recurrent=dense",
+    assert main(["train", "--config", "copy-hadamrnn", *COPY, "--set", "model.recurrent=dense", "--set", "train.sign_rule=ste",
                  "--set", "model.weight_bits=null", "--out", str(root / "dense")]) == 0
     sst = root / "data" / "SST-2"
     sst.mkdir(parents=True)

@@ -73,7 +73,7 @@ def test_ste_clip_keeps_latents_in_unit_interval_and_counts_flips():
 
 SHORT = ["task.seq_len=20", "model.hidden_size=128", "train.batch_size=64", "train.lr=3e-3",
          "train.progress=false", "train.steps=600", "train.eval_every=200", "seed=1"]
-RULES = {"ste": [], "ste-clip": ["train.sign_rule=ste-clip"], "frozen": ["train.sign_rule=frozen"],
+RULES = {"ste": ["train.sign_rule=ste"], "ste-clip": ["train.sign_rule=ste-clip"], "frozen": ["train.sign_rule=frozen"],
          "bop": ["train.sign_rule=bop", "train.bop_normalize=true", "train.bop_threshold=0.5",
                  "train.bop_max_flip_fraction=0.01"]}
 

@@ -101,7 +101,7 @@ def test_recurrent_latent_has_its_own_learning_rate(tmp_path):
     from qornn.train import make_optimizer
 
     cfg = load_config("copy-hadamrnn", ["task.seq_len=5", "model.hidden_size=16", "train.lr=1e-3",
-                                        "train.recurrent_lr_scale=0.1"])
+                                        "train.recurrent_lr_scale=0.1", "train.sign_rule=ste"])
     model = build_model(cfg.model, build_task(cfg).info)
     opt = make_optimizer(cfg.train, model)
     lrs = [g["lr"] for g in opt.param_groups]
