@@ -30,7 +30,7 @@ import functools
 import torch
 
 from .adapters import fht_cpu
-from .errors import ShapeError
+from .errors import ConfigError, ShapeError
 
 __all__ = [
     "is_power_of_two",
@@ -175,7 +175,7 @@ def hadamard_transform(x: torch.Tensor, block_size: int | None = None, method: s
         return (x.reshape(*x.shape[:-1], n // m, m) @ s).reshape(x.shape)
     if method == "fwht":
         return block_fwht(x, m)
-    raise ValueError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
+    raise ConfigError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
 
 
 # ---- the transform inside the engines' step loops ------------------------------------------------------
@@ -204,7 +204,7 @@ class StepTransform:
 
     def __init__(self, buffer: torch.Tensor, m: int, method: str):
         if method not in ("fht", "gemm", "kron"):
-            raise ValueError(f"method={method!r} is not allowed; use 'fht', 'gemm' or 'kron'")
+            raise ConfigError(f"method={method!r} is not allowed; use 'fht', 'gemm' or 'kron'")
         self.buffer, self.m, self.method = buffer, m, method
         kw = dict(dtype=buffer.dtype, device=buffer.device)
         if method == "fht":

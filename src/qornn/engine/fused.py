@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..errors import ConfigError
 from ..operators import RecurrentOperator
 from .inputs import InputStage
 from .readout import SIGMAS, LastReadout, LogitsReadout, LossReadout, StatesReadout
@@ -55,9 +56,9 @@ class SequenceProblem:
 
     def __post_init__(self):
         if self.readout not in READOUTS:
-            raise ValueError(f"readout={self.readout!r} is not allowed; use one of {', '.join(READOUTS)}")
+            raise ConfigError(f"readout={self.readout!r} is not allowed; use one of {', '.join(READOUTS)}")
         if self.readout in ("all", "loss") and (self.activation not in SIGMAS or self.output_bias is None):
-            raise ValueError(f"readout={self.readout!r} needs V, c and σ in {', '.join(SIGMAS)}")
+            raise ConfigError(f"readout={self.readout!r} needs V, c and σ in {', '.join(SIGMAS)}")
 
 
 @dataclass(frozen=True)
