@@ -126,7 +126,8 @@ def test_layouts_are_what_the_readers_and_data_check_use(tmp_path, capsys):
     reports them, and the missing-data message names them."""
     write_mnist(tmp_path, gz=False)
     write_sst2(tmp_path)
-    (tmp_path / "UCI HAR Dataset" / "train").mkdir(parents=True)  # half of an option is not present
+    (tmp_path / "imdb").mkdir()
+    (tmp_path / "imdb" / "train.csv").write_text("text,label\n")  # half of an option is not present
     for name, layout in LAYOUTS.items():
         hit = layout.present(tmp_path)
         assert (hit is not None) == (name in ("mnist", "sst2")), name

@@ -119,6 +119,14 @@ def test_long_nonlinear_sequence():
     assert_same(run_both(fast, ref, torch.randn(2, 1000, 2), readout="last"), state_tol=1e-4)
 
 
+def test_a_users_own_nonlinearity_runs_the_step_loop_with_the_references_values():
+    fast, ref = pair(16, "dense", linear_recurrence=False, input_size=3)
+    for model in (fast, ref):
+        model.activation = torch.nn.GELU()  # no hand-written backward for it: the per-step autograd loop
+    assert engines.plan(fast) == "nonlinear-step-loop"
+    assert_same(run_both(fast, ref, torch.randn(2, 9, 3)), state_tol=1e-6, grad_tol=1e-6)
+
+
 def test_float64_agreement_is_at_rounding_level():
     fast, ref = pair(128, "block-hadamard", dtype=torch.float64, scheme_options={"block_size": 64,
                                                                                  "permute_blocks": True})

@@ -104,7 +104,7 @@ def load_imdb(root: Path, hf: bool = False) -> dict[str, tuple[list[str], np.nda
     hit = LAYOUTS["imdb"].present(Path(root))
     if hit is None and hf:  # pragma: no cover
         return read_hf_imdb()
-    option, (train, test) = hit if hit is not None else LAYOUTS["imdb"].find(Path(root))
+    option, files = hit if hit is not None else LAYOUTS["imdb"].find(Path(root))
     if option == 0:  # imdb/{train,test}.csv
-        return {"train": read_labelled_csv(train), "test": read_labelled_csv(test)}
-    return {s: read_aclimdb(train.parent, s) for s in ("train", "test")}
+        return {"train": read_labelled_csv(files[0]), "test": read_labelled_csv(files[1])}
+    return {s: read_aclimdb(files[0], s) for s in ("train", "test")}  # the aclImdb folder

@@ -28,7 +28,8 @@ class Layout:
     """The files (or folders) of one data set under the data folder.
 
     ``options`` are alternatives, tried in order; each is a tuple of relative paths that
-    must all exist (a path ending in ``[.gz]`` may be the plain or the gzip-compressed file).
+    must all exist (a path ending in ``[.gz]`` may be the plain or the gzip-compressed file).  A folder stands
+    for the files its reader expects inside, and the reader names any that is missing.
     """
 
     name: str
@@ -67,14 +68,14 @@ def _mnist_files() -> tuple[str, ...]:
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
     Layout("mnist", (_mnist_files(),),
            "run `qornn data download mnist` (online), or copy torchvision's MNIST/raw folder there"),
-    Layout("imdb", (("imdb/train.csv", "imdb/test.csv"), ("aclImdb/train", "aclImdb/test")),
+    Layout("imdb", (("imdb/train.csv", "imdb/test.csv"), ("aclImdb",)),
            "CSV files with columns text,label, or run `qornn data download imdb` (online), or unpack "
            "aclImdb_v1.tar.gz there"),
     Layout("sst2", (("SST-2/train.tsv", "SST-2/dev.tsv"),),
            "unpack GLUE's SST-2.zip there (header sentence<TAB>label; https://gluebenchmark.com/tasks)"),
     Layout("qqp", (("QQP/train.tsv", "QQP/dev.tsv"),),
            "unpack GLUE's QQP.zip there (columns question1, question2, is_duplicate; https://gluebenchmark.com/tasks)"),
-    Layout("har", (("har/har.npz",), ("UCI HAR Dataset/train", "UCI HAR Dataset/test")),
+    Layout("har", (("har/har.npz",), ("UCI HAR Dataset",)),
            "unpack the UCI HAR Dataset zip there, or write your own har.npz (X_train, y_train, X_test, y_test)"),
 )}
 

@@ -141,4 +141,4 @@ def load_uci_har(folder: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]]
 def load_har(root: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
     """``har/har.npz`` if present, else the ``UCI HAR Dataset`` folder."""
     option, files = LAYOUTS["har"].find(Path(root))
-    return load_npz(files[0]) if option == 0 else load_uci_har(files[0].parent)
+    return load_npz(files[0]) if option == 0 else load_uci_har(files[0])
