@@ -25,9 +25,8 @@ import torch
 from torch import nn
 
 from . import engine as engines
-from .activations import make_activation
+from .activations import SIGMAS, make_activation
 from .errors import ConfigError
-from .engine.readout import SIGMAS
 from .layout import check_inputs, from_batch_first, initial_state, project_inputs, to_batch_first
 from .operators import DenseOperator, RecurrentOperator
 from .quant import check_bits, quantize_weight_

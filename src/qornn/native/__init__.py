@@ -9,7 +9,7 @@ A compiled library is cached under ``$QORNN_CACHE`` (default ``$XDG_CACHE_HOME/q
 atomically (a temporary file renamed), so concurrent processes may share the cache.
 
 Each C file lists the functions it exports in :data:`SIGNATURES` (argument types for
-``ctypes``: ``long`` sizes and ``void*`` pointers to contiguous float32 tensors).
+``ctypes``: ``long`` sizes and flags, ``void*`` pointers to contiguous float32 or int64 tensors).
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ _L, _P = ctypes.c_long, ctypes.c_void_p
 SIGNATURES = {
     "hadamard_loops": {
         "qornn_transform_rows": (_L, _L, _L, _P),
-        "qornn_hadamard_forward": (_L, _L, _L, _L, _P, _P, _P),
-        "qornn_hadamard_adjoint": (_L, _L, _L, _L, _P, _P, _P, _P, _P),
+        "qornn_hadamard_forward": (_L, _L, _L, _L, _P, _P, _P, _P, _P, _L),
+        "qornn_hadamard_adjoint": (_L, _L, _L, _L, _P, _P, _P, _P, _P, _P, _P),
     },
 }
 

@@ -10,15 +10,18 @@
  * vectors plain adds and subtracts.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4))); /* an unaligned load or store */
+typedef int32_t v8i __attribute__((vector_size(32)));
 #if defined(__clang__)
 #define SHUFFLE(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
 #else
-typedef int v8i __attribute__((vector_size(32)));
 #define SHUFFLE(v, ...) __builtin_shuffle(v, (v8i){__VA_ARGS__})
 #endif
+/* max(h, 0), keeping a NaN (as torch.relu does) */
+#define RELU(h, zero) ((v8)((v8i)(h) & ~((h) <= (zero))))
 #define LOAD(p) (*(const v8u *)(p))
 #define STORE(p, v) (*(v8u *)(p) = (v))
 
@@ -57,20 +60,24 @@ void qornn_transform_rows(long rows, long n, long m, float *x)
 }
 
 /* The recurrence on q_t = T(h_t):  h_t = z_t + d ⊙ q_{t-1},  q_t = T(h_t),  for t = 0..C-1.
- * q (C + 1, B, n): q[0] holds q_{-1} (the carry), q[t + 1] receives q_t;  z (C, B, n): z_t in, h_t out. */
-void qornn_hadamard_forward(long B, long n, long m, long C, const float *d, float *q, float *z)
+ * q (C + 1, B, n): q[0] holds q_{-1} (the carry), q[t + 1] receives q_t;  z (C, B, n): z_t in (or, when
+ * table is given, z_t = row ids[t][b] of table (rows, n)), h_t out, or max(h_t, 0) when relu is nonzero. */
+void qornn_hadamard_forward(long B, long n, long m, long C, const float *d, float *q, float *z,
+                            const float *table, const int64_t *ids, long relu)
 {
     long nv = n / 8, mv = m / 8, slot = B * n;
     v8 dv[nv], s[nv];
+    const v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
     for (long k = 0; k < nv; k++) dv[k] = LOAD(d + 8 * k);
     for (long t = 0; t < C; t++)
         for (long b = 0; b < B; b++) {
             float *zr = z + t * slot + b * n;
+            const float *in = table ? table + ids[t * B + b] * n : zr;
             const float *before = q + t * slot + b * n;
             float *after = q + (t + 1) * slot + b * n;
             for (long k = 0; k < nv; k++) {
-                v8 h = LOAD(zr + 8 * k) + dv[k] * LOAD(before + 8 * k);
-                STORE(zr + 8 * k, h);
+                v8 h = LOAD(in + 8 * k) + dv[k] * LOAD(before + 8 * k);
+                STORE(zr + 8 * k, relu ? RELU(h, zero) : h);
                 s[k] = h;
             }
             transform_row(s, nv, mv);
@@ -80,9 +87,10 @@ void qornn_hadamard_forward(long B, long n, long m, long C, const float *d, floa
 
 /* The adjoint recurrence, t = C-1..0:  g_t = e_t + b_{t+1},  b_t = T(d ⊙ g_t)  (b_t = g_t·W').
  * carry (B, n): b_{C} in, b_0 out;  e (C, B, n): e_t in, g_t out;
- * when qprev (C, B, n) is given: acc (n) += Σ_{t,b} g_t ⊙ qprev_t (the gradient of d, up to the scale). */
+ * when qprev (C, B, n) is given: acc (n) += Σ_{t,b} g_t ⊙ qprev_t (the gradient of d, up to the scale);
+ * when table_grad (rows, n) is given: row ids[t][b] of it += g_t (the gradient of a gathered input table). */
 void qornn_hadamard_adjoint(long B, long n, long m, long C, const float *d, float *carry, float *e,
-                            const float *qprev, float *acc)
+                            const float *qprev, float *acc, const int64_t *ids, float *table_grad)
 {
     long nv = n / 8, mv = m / 8, slot = B * n;
     v8 dv[nv], s[nv], sum[nv];
@@ -94,10 +102,12 @@ void qornn_hadamard_adjoint(long B, long n, long m, long C, const float *d, floa
         for (long b = 0; b < B; b++) {
             float *er = e + t * slot + b * n, *cr = carry + b * n;
             const float *qr = qprev ? qprev + t * slot + b * n : NULL;
+            float *tg = table_grad ? table_grad + ids[t * B + b] * n : NULL;
             for (long k = 0; k < nv; k++) {
                 v8 g = LOAD(er + 8 * k) + LOAD(cr + 8 * k);
                 STORE(er + 8 * k, g);
                 if (qr) sum[k] += g * LOAD(qr + 8 * k);
+                if (tg) STORE(tg + 8 * k, LOAD(tg + 8 * k) + g);
                 s[k] = dv[k] * g;
             }
             transform_row(s, nv, mv);

@@ -124,7 +124,7 @@ class HadamardKernel(StepKernel):
         self.load_carry(h0)
         self.transform(0)
 
-    def forward(self, z):
+    def run(self, z):
         self._start()
         c, v, d = z.shape[0], self.views, self.d
         for t, z_t in enumerate(z.unbind(0)):
