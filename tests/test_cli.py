@@ -49,8 +49,14 @@ def test_info_json_keys(trained, capsys):
 
 
 def test_resume_of_a_finished_run_is_a_no_op(trained, capsys):
+    def contents():
+        return {p.relative_to(trained): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(trained.rglob("*"))
+                if p.is_file() and p.name != ".qornn-lock"}
+
+    before = contents()
     code, _, err = run_cli(capsys, "train", "--resume", str(trained), "--quiet")
     assert code == 0 and err == ""
+    assert contents() == before  # no file written, rewritten or added: nothing trained, nothing saved
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,9 +1,11 @@
 """Data loaders and data-backed tasks, on tiny files that each test writes itself."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -18,9 +20,10 @@ from qornn.data.idx import read_idx, write_idx
 from qornn.data.imdb import load_imdb
 from qornn.data.mnist import load_mnist, pmnist_permutation
 from qornn.data.sequences import load_npz, load_uci_har
-from qornn.errors import ConfigError, DataError
+from qornn.data.paths import LAYOUTS
+from qornn.errors import ConfigError, DataError, MissingDataError
 from qornn.model import build_model
-from qornn.tasks import build_task
+from qornn.tasks import build_task, task_info
 from qornn.train import train
 
 N_TRAIN, N_TEST = 240, 60
@@ -111,10 +114,59 @@ def test_data_dir_order(monkeypatch, tmp_path):
 
 
 def test_missing_data_message_names_files_place_and_remedy(tmp_path):
-    with pytest.raises(DataError) as err:
+    with pytest.raises(MissingDataError) as err:
         build_task(cfg_for("pmnist", tmp_path))
     msg = str(err.value)
     assert "MNIST/raw" in msg and str(tmp_path) in msg and "qornn data download mnist" in msg and "\n" not in msg
+    assert err.value.dataset == "mnist" and err.value.root == tmp_path
+
+
+def test_layouts_are_what_the_readers_and_data_check_use(tmp_path, capsys):
+    """Each data set's files are listed once (LAYOUTS): the reader finds its files through it, `data check`
+    reports them, and the missing-data message names them."""
+    write_mnist(tmp_path, gz=False)
+    write_sst2(tmp_path)
+    (tmp_path / "imdb").mkdir()
+    (tmp_path / "imdb" / "train.csv").write_text("text,label\n")  # half of an option is not present
+    for name, layout in LAYOUTS.items():
+        hit = layout.present(tmp_path)
+        assert (hit is not None) == (name in ("mnist", "sst2")), name
+        if hit is None:
+            with pytest.raises(MissingDataError, match=re.escape(layout.describe())):
+                layout.find(tmp_path)
+    assert [p.name for p in LAYOUTS["mnist"].find(tmp_path)[1]] == [
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    assert main(["data", "check", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "SST-2/train.tsv, SST-2/dev.tsv" in out and "MNIST/raw/t10k-labels-idx1-ubyte" in out
+    assert f"har    missing  looked for {LAYOUTS['har'].describe()}" in out
+
+
+@pytest.mark.parametrize("name", ["pmnist", "sst2", "imdb", "har"])
+def test_task_info_without_data_gives_the_built_tasks_shapes(tmp_path, name):
+    """bench's random inputs: the shapes from the config alone equal those of the task built from data
+    (vocabulary and length of text tasks: at most the configured ones)."""
+    write_mnist(tmp_path, gz=False)
+    write_sst2(tmp_path)
+    write_imdb_csv(tmp_path)
+    (tmp_path / "har").mkdir()
+    har = np.random.default_rng(0).normal(size=(20, 128, 9)).astype(np.float32)
+    np.savez(tmp_path / "har" / "har.npz", X_train=har, y_train=np.arange(20) % 6, X_test=har[:6], y_test=np.arange(6))
+    cfg = cfg_for(name, tmp_path, **({"task.max_len": 40} if name in ("sst2", "imdb") else {}))
+    info = task_info(cfg)
+    built = build_task(cfg).info
+    if name in ("sst2", "imdb"):
+        assert built.input_size <= info.input_size == 10_002 and built.seq_len <= info.seq_len == 40
+        info = dataclasses.replace(info, input_size=built.input_size, seq_len=built.seq_len)
+    assert info == built
+
+
+def test_task_info_of_synthetic_tasks_is_their_batches_shape():
+    for name, length in (("copy", 25), ("adding", 25)):
+        cfg = cfg_for(name, None, **{"task.seq_len": length})
+        info = task_info(cfg)
+        x, _ = build_task(cfg).train_batch(0, 2)
+        assert info == build_task(cfg).info and info.seq_len == x.shape[1]
 
 
 # ---- IDX / MNIST --------------------------------------------------------------------------------

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from qornn import engine as engines
-from qornn import hadamard
+from qornn import hadamard, native
 from qornn.config import load_config
 from qornn.hadamard import sylvester
 from qornn.operators import DenseKernel, HadamardKernel, SignedHadamardOperator
 from qornn.model import OrthoRNN
-from qornn.recurrent import ALREADY_QUANTIZED, SCHEMES
+from qornn.recurrent import SCHEMES, scheme_value_set
 from qornn.errors import ShapeError
 from qornn.train import train
 
@@ -76,7 +76,7 @@ def test_every_scheme_matches_reference(name, linear, nonlinearity):
     assert_same(run_both(fast, ref, x, h0=torch.randn(1, 3, n)), state_tol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(set(SCHEMES) - set(ALREADY_QUANTIZED)))
+@pytest.mark.parametrize("name", [s for s in sorted(SCHEMES) if scheme_value_set(s, 16, {"block_size": 4}) is None])
 def test_every_scheme_with_quantized_recurrent_weight(name):
     """k-bit quantization of W (QORNN) on top of any continuous scheme: a non-linear recurrence."""
     cfg = load_config(None, [f"model.recurrent={name}", "model.hidden_size=16", "model.recurrent_bits=4",
@@ -119,6 +119,14 @@ def test_long_nonlinear_sequence():
     assert_same(run_both(fast, ref, torch.randn(2, 1000, 2), readout="last"), state_tol=1e-4)
 
 
+def test_a_users_own_nonlinearity_runs_the_step_loop_with_the_references_values():
+    fast, ref = pair(16, "dense", linear_recurrence=False, input_size=3)
+    for model in (fast, ref):
+        model.activation = torch.nn.GELU()  # no hand-written backward for it: the per-step autograd loop
+    assert engines.plan(fast) == "nonlinear-step-loop"
+    assert_same(run_both(fast, ref, torch.randn(2, 9, 3)), state_tol=1e-6, grad_tol=1e-6)
+
+
 def test_float64_agreement_is_at_rounding_level():
     fast, ref = pair(128, "block-hadamard", dtype=torch.float64, scheme_options={"block_size": 64,
                                                                                  "permute_blocks": True})
@@ -141,10 +149,13 @@ def test_other_layouts_and_inference():
 # ---- which path, and the per-step kernels ---------------------------------------------------------
 def test_plan_picks_structured_paths():
     assert engines.plan(OrthoRNN(2, 16, "hadamard")) == "linear-sign-dense"
-    small_blocks = "fht" if hadamard.fwht_kernel_available() else "gemm"  # one policy: hadamard.step_method
+    # one policy, hadamard.step_method: the compiled loops, else the fht-cpu kernel, else GEMMs with S_m
+    native_loops = hadamard.native_loops_apply(512, 16, torch.empty(1)) is not None
+    small_blocks = "native" if native_loops else "fht" if hadamard.fwht_kernel_available() else "gemm"
     assert engines.plan(OrthoRNN(2, 512, "block-hadamard", scheme_options={"block_size": 16})) == \
         f"linear-sign-{small_blocks}"
-    assert engines.plan(OrthoRNN(2, 512, "hadamard")) in ("linear-sign-fht", "linear-sign-kron")
+    assert engines.plan(OrthoRNN(2, 512, "hadamard")) in ("linear-sign-native", "linear-sign-fht", "linear-sign-kron")
+    assert engines.plan(OrthoRNN(2, 512, "hadamard").double()) in ("linear-sign-fht", "linear-sign-kron")
     assert engines.plan(OrthoRNN(2, 64, "dense")) == "linear-dense"
     assert engines.plan(OrthoRNN(2, 64, "dense", linear_recurrence=False, nonlinearity="modrelu")) == "nonlinear-modrelu"
 
@@ -273,13 +284,14 @@ def test_fused_lengths_batch_one(steps, readout):
     assert_close_models(run_models(fast, ref, torch.randn(1, steps, 1)), out_tol=1e-4)
 
 
-@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("loops", ["native", "fht", "torch"])
 @pytest.mark.parametrize("name", ["hadamard", "block-hadamard", "dense"])
-def test_fused_many_chunk_boundaries(name, kernel, monkeypatch):
-    """Chunks of 2 steps over 11 steps (odd tail), with and without the fht-cpu kernel."""
+def test_fused_many_chunk_boundaries(name, loops, monkeypatch):
+    """Chunks of 2 steps over 11 steps (odd tail): compiled loops, the fht-cpu kernel, pure PyTorch."""
     monkeypatch.setattr(fused, "CHUNK_MIN", 2)
     monkeypatch.setattr(fused, "CHUNK_MAX", 2)
-    monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", kernel)
+    monkeypatch.setattr(native, "ENABLED", loops == "native")
+    monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", loops == "fht")
     opts = {"block_size": 64, "permute_blocks": True} if name == "block-hadamard" else {}
     for readout in ("all", "last"):
         fast, ref = model_pair(128, name, readout, scheme_options=opts)
@@ -336,7 +348,9 @@ def test_fused_saves_less_for_backward_than_reference():
 @pytest.mark.parametrize("name, opts, method", [("hadamard", {}, "kron"),
                                                 ("block-hadamard", {"block_size": 16, "permute_blocks": True}, "gemm")])
 def test_fallback_transforms_without_the_kernel(name, opts, method, monkeypatch):
-    """Without fht-cpu (or off CPU) the engine steps with GEMMs by S_m; same outputs and gradients."""
+    """Without the compiled loops and fht-cpu (or off CPU) the engine steps with GEMMs by S_m; same outputs and
+    gradients."""
+    monkeypatch.setattr(native, "ENABLED", False)
     monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", False)
     fast, ref = model_pair(256, name, "all", scheme_options=opts)
     x = torch.randn(2, 9, 5)

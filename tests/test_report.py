@@ -41,7 +41,7 @@ def test_report_table_groups_seeds(runs, tmp_path, capsys):
     printed = capsys.readouterr().out
     md = (tmp_path / "results.md").read_text()
     assert md in printed or md.strip() in printed
-    body = [ln for ln in md.splitlines() if ln.startswith("| ") and "hadam" in ln or "dense n=8" in ln]
+    body = [ln for ln in md.splitlines() if ln.startswith("| ") and ("hadamard n=8" in ln or "dense n=8" in ln)]
     assert len(body) == 2
     hadam_row = next(ln for ln in body if "hadamard n=8" in ln)
     assert "| ±1 | 4 | 4 |" in hadam_row and "| 3 |" in hadam_row and "±" in hadam_row.split("| 3 |")[1]

@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -9,7 +10,7 @@ from safetensors.torch import load_file
 
 from qornn.config import load_config
 from qornn.errors import CheckpointError
-from qornn.run import read_metrics
+from qornn.run import load_trained, read_metrics
 from qornn.train import train
 
 SHORT = ["task.seq_len=20", "model.hidden_size=128", "train.batch_size=64", "train.lr=3e-3", "train.progress=false"]
@@ -33,7 +34,14 @@ def test_block_hadamard_trains(tmp_path):
     cfg = load_config("copy-block-hadamrnn", SHORT + ["model.block_size=16", "train.steps=60",
                                                      "model.permute_blocks=true"])
     summary = train(cfg, tmp_path / "run", quiet=True)
-    assert summary["test"]["loss"] < 2.2  # far below the initial ~log(9) = 2.2 is not required; it ran
+    # a uniform guess over the 9 classes scores log 9 = 2.2; 60 steps take the test loss most of the way
+    # down to the memoryless baseline (0.52 here): it learned, not merely ran
+    assert summary["test"]["loss"] < 0.3 * math.log(9)
+    _, _, model = load_trained(tmp_path / "run")
+    w = model.rnn.weight_hh_l0.detach()  # still sparse ternary and orthogonal after training
+    assert sorted(torch.unique(w * 4).round().tolist()) == [-1.0, 0.0, 1.0]
+    assert float((w != 0).float().mean()) == 16 / 128
+    assert torch.allclose(w.t() @ w, torch.eye(128), atol=1e-5)
 
 
 KILL_SCRIPT = textwrap.dedent("""
@@ -129,6 +137,7 @@ def test_keep_best_selects_the_best_validation_weights(tmp_path):
     final_val = summary["val"]["accuracy"]
     assert final_val >= best["accuracy"]  # never worse than any validation point seen
     assert (tmp_path / "run" / "best.safetensors").is_file()
-    if summary["selected_step"] != summary["steps"]:
-        assert summary["selected_step"] == best["step"] and final_val == best["accuracy"]
+    # lr 0.05 overshoots: the best validation point (step 10) is not the last one, so a selection happens
+    assert summary["selected_step"] == best["step"] < summary["steps"]
+    assert final_val == best["accuracy"] and summary["val"]["loss"] == pytest.approx(best["loss"], rel=1e-5)
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["selected_step"] == summary["selected_step"]

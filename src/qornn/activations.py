@@ -12,6 +12,26 @@ from torch import nn
 from .errors import ConfigError
 
 ACTIVATIONS = ("relu", "tanh", "identity", "modrelu")
+#: The σ that the fast engines apply to whole chunks of states (:func:`apply_sigma`, :func:`sigma_backward_`).
+SIGMAS = ("relu", "tanh", "identity")
+
+
+def apply_sigma(kind: str, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """σ(h) into ``out`` (which may be h itself); identity returns h."""
+    if kind == "relu":
+        return torch.clamp_min(h, 0.0, out=out)
+    if kind == "tanh":
+        return torch.tanh(h, out=out)
+    return h
+
+
+def sigma_backward_(kind: str, grad: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+    """grad ← grad ⊙ σ'(h), in place, from feats = σ(h)."""
+    if kind == "relu":  # one fused pass (σ(h) > 0 exactly where h > 0)
+        torch.ops.aten.threshold_backward.grad_input(grad, feats, 0.0, grad_input=grad)
+    elif kind == "tanh":
+        grad.mul_(1.0 - feats * feats)
+    return grad
 
 
 class ModReLU(nn.Module):

@@ -213,9 +213,14 @@ def _check_finite(tensors: dict[str, torch.Tensor], prefixes: tuple[str, ...], p
             raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the weights are unusable")
 
 
+def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's ``state_dict`` among the tensors of a qornn weights or checkpoint file."""
+    return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+
+
 def load_model_tensors(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
     _check_finite(tensors, ("model/",), path)
-    state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    state = model_state(tensors)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -21,6 +21,14 @@ class DataError(QornnError):
     """A data file is missing or malformed."""
 
 
+class MissingDataError(DataError):
+    """A data set's files are not in the data folder (``dataset``: its name, ``root``: the folder)."""
+
+    def __init__(self, message: str, dataset: str, root):
+        super().__init__(message)
+        self.dataset, self.root = dataset, root
+
+
 class CheckpointError(QornnError):
     """A run folder or checkpoint is missing, incomplete or corrupted."""
 

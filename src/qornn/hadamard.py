@@ -29,8 +29,9 @@ import functools
 
 import torch
 
+from . import native
 from .adapters import fht_cpu
-from .errors import ShapeError
+from .errors import ConfigError, ShapeError
 
 __all__ = [
     "is_power_of_two",
@@ -42,6 +43,7 @@ __all__ = [
     "hadamard_transform",
     "fwht_rows",
     "fwht_kernel_available",
+    "native_loops_apply",
     "step_method",
     "StepTransform",
 ]
@@ -58,6 +60,8 @@ STEP_DENSE_MAX_SIZE = 32
 #: else the Kronecker split S_m = S_a ⊗ S_b.  (Measured on CPU; a GPU has other break-even points.)
 STEP_FALLBACK_MIN_SIZE = 256
 STEP_GEMM_MAX_BLOCK = 32
+#: The compiled loops (qornn.native, when a C compiler is there) need blocks of at least 8 (one vector).
+NATIVE_MIN_BLOCK = 8
 
 
 def is_power_of_two(n: int) -> bool:
@@ -112,7 +116,8 @@ def _butterfly(x: torch.Tensor) -> torch.Tensor:
     return y.reshape(*lead, n)
 
 
-# The optional fht-cpu kernel: used on CPU float32/float64 when installed and ``USE_FHT_KERNEL`` is true;
+# The optional fht-cpu kernel: used on CPU float32/float64 when installed and ``USE_FHT_KERNEL`` is true
+# (and, in the engines' step loops, when the compiled loops of qornn.native do not apply);
 # the pure-PyTorch butterfly (autograd path) or a GEMM with S (engines) is the fallback.
 USE_FHT_KERNEL = True
 
@@ -175,19 +180,30 @@ def hadamard_transform(x: torch.Tensor, block_size: int | None = None, method: s
         return (x.reshape(*x.shape[:-1], n // m, m) @ s).reshape(x.shape)
     if method == "fwht":
         return block_fwht(x, m)
-    raise ValueError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
+    raise ConfigError(f"method={method!r} is not allowed; use 'auto', 'dense' or 'fwht'")
 
 
 # ---- the transform inside the engines' step loops ------------------------------------------------------
-def step_method(n: int, m: int, like: torch.Tensor) -> str:
-    """How an engine applies x ↦ x·(I_q ⊗ S_m) to the (B, n) state of one step.
+def native_loops_apply(n: int, m: int, like: torch.Tensor):
+    """The compiled step loops (:mod:`qornn.native`) for this problem, or None: CPU float32, n a multiple of 8
+    and m ≥ 8, and the library compiled."""
+    if not (like.device.type == "cpu" and like.dtype == torch.float32 and n % 8 == 0 and m >= NATIVE_MIN_BLOCK):
+        return None
+    return native.library("hadamard_loops")
 
-    ``dense``: not at all (the engine uses the dense W, one ``addmm`` per step); ``fht``:
-    the fht-cpu kernel (m·log2 m additions per block); ``gemm``: one GEMM with S_m;
-    ``kron``: two GEMMs with S_a, S_b (S_m = S_a ⊗ S_b).  The thresholds are above.
+
+def step_method(n: int, m: int, like: torch.Tensor) -> str:
+    """How an engine runs the steps of h ↦ h·(diag(d)·(I_q ⊗ S_m))ᵀ on (B, n) states.
+
+    ``dense``: with the dense W, one ``addmm`` per step; ``native``: the whole chunk in compiled C
+    (:mod:`qornn.native`); per step, ``fht``: the fht-cpu kernel (m·log2 m additions per block);
+    ``gemm``: one GEMM with S_m; ``kron``: two GEMMs with S_a, S_b (S_m = S_a ⊗ S_b).  The thresholds
+    are above.
     """
     if n <= STEP_DENSE_MAX_SIZE:
         return "dense"
+    if native_loops_apply(n, m, like) is not None:
+        return "native"
     if _kernel_applies(like):
         return "fht"
     if n < STEP_FALLBACK_MIN_SIZE:
@@ -204,7 +220,7 @@ class StepTransform:
 
     def __init__(self, buffer: torch.Tensor, m: int, method: str):
         if method not in ("fht", "gemm", "kron"):
-            raise ValueError(f"method={method!r} is not allowed; use 'fht', 'gemm' or 'kron'")
+            raise ConfigError(f"method={method!r} is not allowed; use 'fht', 'gemm' or 'kron'")
         self.buffer, self.m, self.method = buffer, m, method
         kw = dict(dtype=buffer.dtype, device=buffer.device)
         if method == "fht":

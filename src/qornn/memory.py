@@ -39,18 +39,9 @@ def engine_class(mcfg) -> str:
 
 
 def sequence_steps(task) -> int:
-    """T of the task's training sequences, without generating a long sequence."""
-    from .tasks import AddingTask, CopyTask
-    from .tasks.copy import sequence_length
-
-    if isinstance(task, CopyTask):
-        return sequence_length(task.delay, task.k, task.layout)
-    if isinstance(task, AddingTask):
-        return task.length
-    splits = getattr(task, "splits", None)
-    if splits:
-        x = splits["train"][0]
-        return int(x.shape[1]) if x.dim() > 1 else 1
+    """T of the task's training sequences (its ``TaskInfo.seq_len``), without generating a long sequence."""
+    if task.info.seq_len is not None:
+        return task.info.seq_len
     return int(task.train_batch(0, 1)[0].shape[1])
 
 

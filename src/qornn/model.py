@@ -25,9 +25,8 @@ import torch
 from torch import nn
 
 from . import engine as engines
-from .activations import make_activation
+from .activations import SIGMAS, make_activation
 from .errors import ConfigError
-from .engine.readout import SIGMAS
 from .layout import check_inputs, from_batch_first, initial_state, project_inputs, to_batch_first
 from .operators import DenseOperator, RecurrentOperator
 from .quant import check_bits, quantize_weight_
@@ -74,11 +73,11 @@ class OrthoRNN(nn.Module):
         self.engine = engine
         self.recurrent = recurrent
         self.input_bits = check_bits(input_bits, "model.input_bits")
-        self.recurrent_bits = check_recurrent_bits(recurrent, recurrent_bits)
+        scheme = build_scheme(recurrent, hidden_size, scheme_options)
+        self.recurrent_bits = check_recurrent_bits(scheme, recurrent_bits)
         if isinstance(ortho_penalty, bool) or not isinstance(ortho_penalty, (int, float)) or not ortho_penalty >= 0:
             raise ConfigError(f"model.ortho_penalty={ortho_penalty!r} is not allowed; use a number >= 0")
         self.ortho_penalty = float(ortho_penalty)
-        scheme = build_scheme(recurrent, hidden_size, scheme_options)
 
         self.weight_ih_l0 = nn.Parameter(torch.empty(hidden_size, input_size))
         self.weight_hh_l0 = nn.Parameter(torch.empty(hidden_size, hidden_size))
@@ -217,19 +216,17 @@ class SequenceModel(nn.Module):
 RECURRENT_BITS = (2, 8)
 
 
-def check_recurrent_bits(recurrent: str, bits):
-    """k for W: None, or an integer in [2, 8] with a scheme whose W is not already binary/ternary."""
-    from .recurrent import ALREADY_QUANTIZED
-
+def check_recurrent_bits(scheme, bits):
+    """k for W: None, or an integer in [2, 8] with a scheme whose W is not already on a low-bit set."""
     if bits is None:
         return None
     lo, hi = RECURRENT_BITS
     if isinstance(bits, bool) or not isinstance(bits, int) or not lo <= bits <= hi:
         raise ConfigError(f"model.recurrent_bits={bits!r} is out of range; allowed: an integer from {lo} to {hi} "
                           f"or null (for a binary/ternary orthogonal W use recurrent=hadamard or block-hadamard)")
-    if recurrent in ALREADY_QUANTIZED:
-        raise ConfigError(f"model.recurrent_bits={bits} is not allowed with model.recurrent={recurrent!r} (W is "
-                          f"already {ALREADY_QUANTIZED[recurrent]}); set recurrent_bits=null or use another scheme")
+    if scheme.value_set is not None:
+        raise ConfigError(f"model.recurrent_bits={bits} is not allowed with model.recurrent={scheme.name!r} (W is "
+                          f"already {scheme.value_set[0]}); set recurrent_bits=null or use another scheme")
     return bits
 
 

@@ -22,7 +22,7 @@ from torch.nn.utils import parametrize
 
 from .errors import ConfigError
 
-__all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "quantize", "quantize_ste", "quant_levels",
+__all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "grid", "quantize", "quantize_ste", "quant_levels",
            "UniformQuantizer", "sign_ste", "storage_bits_per_weight", "quantize_weight_"]
 
 MIN_BITS, MAX_BITS = 1, 8
@@ -52,6 +52,16 @@ def scale_of(w: torch.Tensor) -> torch.Tensor:
     """α = max|w| (1 when w is all zeros); no gradient flows through α."""
     alpha = w.detach().abs().max()
     return torch.where(alpha > 0, alpha, torch.ones_like(alpha))
+
+
+def grid(w: torch.Tensor, bits: int) -> tuple[float, float]:
+    """(α, Δ) of the p-bit grid Q_p puts w on: α = max|w| (1 if w = 0), step Δ = α/2^{p-1} (α for p = 1).
+
+    >>> grid(torch.tensor([0.5, -2.0]), 3)
+    (2.0, 0.5)
+    """
+    alpha = float(scale_of(w))
+    return alpha, alpha / quant_levels(bits)[2]
 
 
 def quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> torch.Tensor:

@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import run as rundir
-from .checkpoint import atomic_write_text
+from .checkpoint import atomic_write_text, model_state
 from .config import config_to_dict
 from .errors import CheckpointError, OutputError
+from .recurrent import scheme_value_set
+from .size import embedding_bits
 
 #: Config keys that do not make two runs different models.
 IGNORED_KEYS = {("seed",), ("description",), ("task", "data_dir"), ("train", "progress"), ("train", "threads"),
@@ -81,16 +83,12 @@ def find_runs(paths) -> tuple[list[Path], list[Path]]:
     return sorted(done), sorted(unfinished)
 
 
-def _embedding_bits(tensors: dict) -> int:
-    """32 × entries of a full-precision embedding table among the model tensors."""
-    return sum(32 * t.numel() for k, t in tensors.items() if k.endswith("embedding.weight"))
-
-
 def load_run(path: Path) -> Run:
     """A finished run: summary and metrics read and checked, weights checksum and stored config verified."""
     summary = rundir.read_summary(path)
     cfg, _, tensors = rundir.verified_weights(path)
-    return Run(path, config_to_dict(cfg), summary, rundir.read_metrics(path), _embedding_bits(tensors))
+    return Run(path, config_to_dict(cfg), summary, rundir.read_metrics(path),
+               embedding_bits(model_state(tensors)))
 
 
 def _group_key(cfg: dict) -> str:
@@ -127,15 +125,16 @@ def group_runs(runs: list[Run]) -> list[Group]:
 
 
 # ---- table ------------------------------------------------------------------------------------
-def _bits(value) -> str:
+def bits_label(value) -> str:
     return "FP32" if value is None else ("ternary" if value == 1 else str(value))
 
 
 def recurrent_bits(mcfg: dict) -> str:
-    """How W is stored: ±1 (HadamRNN), 0/±1 (Block-HadamRNN), k bits, or FP32."""
+    """How W is stored: k bits, the scheme's value set (±1 for HadamRNN, 0/±1 for Block-HadamRNN), or FP32."""
     if mcfg.get("recurrent_bits") is not None:
-        return _bits(mcfg["recurrent_bits"])
-    return {"hadamard": "±1", "block-hadamard": "0/±1"}.get(mcfg["recurrent"], "FP32")
+        return bits_label(mcfg["recurrent_bits"])
+    values = scheme_value_set(mcfg["recurrent"], mcfg["hidden_size"], mcfg)
+    return "FP32" if values is None else values[1]
 
 
 def model_name(mcfg: dict) -> str:
@@ -168,7 +167,7 @@ def _fmt_loss(mean: float, std: float | None) -> str:
     return f"{mean:.4g}" + (f" ± {std:.2g}" if std is not None else "")
 
 
-def _numbers(values) -> list[float]:
+def numbers(values) -> list[float]:
     """The finite numbers among ``values`` (a null, e.g. a NaN loss written as null, is left out)."""
     return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
 
@@ -178,11 +177,12 @@ def rows(groups: list[Group]) -> list[dict]:
     out = []
     for g in groups:
         m = g.config["model"]
-        acc = _numbers(r.summary["test"].get("accuracy") for r in g.runs)
-        val_acc = _numbers((r.summary.get("val") or {}).get("accuracy") for r in g.runs)
-        loss = _numbers(r.summary["test"]["loss"] for r in g.runs)
+        acc = numbers(r.summary["test"].get("accuracy") for r in g.runs)
+        val_acc = numbers((r.summary.get("val") or {}).get("accuracy") for r in g.runs)
+        loss = numbers(r.summary["test"]["loss"] for r in g.runs)
         row = {"label": g.label, "task": g.config["task"]["name"], "model": model_name(m),
-               "W_bits": recurrent_bits(m), "U_bits": _bits(m.get("input_bits")), "V_bits": _bits(m.get("output_bits")),
+               "W_bits": recurrent_bits(m), "U_bits": bits_label(m.get("input_bits")),
+               "V_bits": bits_label(m.get("output_bits")),
                "size_kbit": g.runs[0].kbits, "embedding_kbit": g.runs[0].embedding_bits / 1000.0,
                "seeds": " ".join(str(r.config["seed"]) for r in g.runs), "n_runs": len(g.runs)}
         for name, values in (("test_accuracy", acc), ("val_accuracy", val_acc), ("test_loss", loss)):
@@ -190,7 +190,7 @@ def rows(groups: list[Group]) -> list[dict]:
         row["steps_mean"] = statistics.fmean(r.summary["steps"] for r in g.runs)
         row["total_steps"] = g.runs[0].summary.get("total_steps")
         row["stopped_early"] = any(r.summary.get("stopped_early") for r in g.runs)
-        row["runtime_s_mean"] = statistics.fmean(_numbers(r.summary.get("runtime_s") for r in g.runs) or [math.nan])
+        row["runtime_s_mean"] = statistics.fmean(numbers(r.summary.get("runtime_s") for r in g.runs) or [math.nan])
         row["runs"] = " ".join(str(r.path) for r in g.runs)
         row["commands"] = list(dict.fromkeys(c for r in g.runs for c in r.summary.get("commands", [])))
         out.append(row)
@@ -238,148 +238,6 @@ def to_csv(table: list[dict]) -> str:
     return buf.getvalue()
 
 
-# ---- plots ------------------------------------------------------------------------------------
-MARKERS = "osD^vP*Xph<>"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _by_task(groups: list[Group]) -> dict[str, list[tuple[int, Group]]]:
-    tasks: dict[str, list[tuple[int, Group]]] = {}
-    for i, g in enumerate(groups):
-        tasks.setdefault(g.config["task"]["name"], []).append((i, g))
-    return tasks
-
-
-def _describe(fig) -> list[dict]:
-    """Scale, labels and legend entries of each panel (what the tests check)."""
-    out = []
-    for ax in fig.axes:
-        legend = ax.get_legend()
-        out.append({"title": ax.get_title(), "xscale": ax.get_xscale(), "xlabel": ax.get_xlabel(),
-                    "ylabel": ax.get_ylabel(), "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
-                    "markers": sorted({ln.get_marker() for ln in ax.get_lines() if ln.get_marker() not in ("None", "", "_", "|")})})
-    return out
-
-
-def plot_size_vs_accuracy(groups: list[Group], path: Path) -> list[dict]:
-    """Test accuracy (or loss) against size in kbit (log x axis); one marker per model, a panel per task."""
-    plt = _pyplot()
-    from matplotlib import ticker
-
-    tasks = _by_task(groups)
-    cols = min(2, len(tasks))
-    nrows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(7.0 * cols, 5.0 * nrows), squeeze=False)
-    for ax in axes.flat[len(tasks):]:
-        fig.delaxes(ax)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (task, members) in zip(axes.flat, tasks.items()):
-        use_acc = all("accuracy" in r.summary["test"] for _, g in members for r in g.runs)
-        for i, g in members:
-            values = [v * 100 if use_acc else v for v in
-                      _numbers(r.summary["test"].get("accuracy" if use_acc else "loss") for r in g.runs)]
-            mean, std = mean_std(values)
-            ax.errorbar([g.runs[0].kbits], [mean], yerr=[std] if std is not None else None,
-                        marker=MARKERS[i % len(MARKERS)], color=colors[i % len(colors)], markersize=9,
-                        capsize=4, linestyle="none",
-                        label=f"{g.label}: {model_name(g.config['model'])}, W {recurrent_bits(g.config['model'])}, "
-                              f"p={_bits(g.config['model'].get('input_bits'))} ({len(g.runs)} seed"
-                              f"{'s' if len(g.runs) > 1 else ''})")
-        ax.set_xscale("log")
-        sizes = [g.runs[0].kbits for _, g in members]
-        ax.set_xlim(min(sizes) / 2.5, max(sizes) * 2.5)  # at least a factor 6 so the log axis reads well
-        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.set_xlabel("model size (kbit, log scale; embedding excluded)")
-        ax.set_ylabel("test accuracy (%)" if use_acc else "test loss")
-        if not use_acc:
-            ax.set_yscale("log")
-        ax.set_title(f"{task}: test {'accuracy' if use_acc else 'loss'} vs model size (upper left is best)"
-                     if use_acc else f"{task}: test loss vs model size (lower left is best)", fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-    return _save(plt, fig, path, dpi=120)
-
-
-def plot_training_curves(groups: list[Group], path: Path) -> list[dict]:
-    """Per task: training loss (left) and validation accuracy or loss (right) against the step."""
-    plt = _pyplot()
-    from matplotlib import ticker
-
-    tasks = _by_task(groups)
-    fig, axes = plt.subplots(len(tasks), 2, figsize=(12, 3.8 * len(tasks)), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for (ax_loss, ax_val), (task, members) in zip(axes, tasks.items()):
-        use_acc = all("accuracy" in r.summary["test"] for _, g in members for r in g.runs)
-        for i, g in members:
-            color = colors[i % len(colors)]
-            for k, r in enumerate(g.runs):
-                label = g.label if k == 0 else None
-                train = [m for m in r.metrics if m["split"] == "train" and _numbers([m.get("loss")])]
-                val = [m for m in r.metrics if m["split"] == "val" and _numbers([m.get("loss")])]
-                ax_loss.plot([m["step"] for m in train], [m["loss"] for m in train], color=color, lw=1,
-                             alpha=0.8, label=label)
-                key = "accuracy" if use_acc else "loss"
-                scale = 100 if use_acc else 1
-                ax_val.plot([m["step"] for m in val if key in m], [m[key] * scale for m in val if key in m],
-                            color=color, marker=MARKERS[i % len(MARKERS)], markersize=4, lw=1, label=label)
-        ax_loss.set_yscale("log")
-        ax_loss.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax_loss.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax_loss.set_xlabel("training step (optimizer updates)")
-        ax_loss.set_ylabel("training loss (log scale)")
-        ax_loss.set_title(f"{task}: training loss", fontsize=10)
-        ax_val.set_xlabel("training step (optimizer updates)")
-        ax_val.set_ylabel("validation accuracy (%)" if use_acc else "validation loss")
-        ax_val.set_title(f"{task}: validation {'accuracy' if use_acc else 'loss'}", fontsize=10)
-        for ax in (ax_loss, ax_val):
-            ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="best")
-    return _save(plt, fig, path, dpi=110)
-
-
-def plot_sign_flips(groups: list[Group], path: Path) -> list[dict]:
-    """Per task: sign flips per evaluation interval against the step (symlog y axis: 0 stays visible)."""
-    plt = _pyplot()
-    tasks = {t: [(i, g) for i, g in m if any("sign_flips" in x for r in g.runs for x in r.metrics)]
-             for t, m in _by_task(groups).items()}
-    tasks = {t: m for t, m in tasks.items() if m}
-    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 3.8 * len(tasks)), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (task, members) in zip(axes.flat, tasks.items()):
-        for i, g in members:
-            for k, r in enumerate(g.runs):
-                val = [m for m in r.metrics if m.get("split") == "val" and "sign_flips" in m]
-                ax.plot([m["step"] for m in val], [m["sign_flips"] for m in val], color=colors[i % len(colors)],
-                        marker=MARKERS[i % len(MARKERS)], markersize=3, lw=1,
-                        label=f"{g.label} ({r.config['train'].get('sign_rule', 'ste')})" if k == 0 else None)
-        ax.set_yscale("symlog", linthresh=1)
-        ax.set_xlabel("training step (optimizer updates)")
-        ax.set_ylabel("sign flips per evaluation interval")
-        ax.set_title(f"{task}: how often the recurrent signs flip", fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-    return _save(plt, fig, path, dpi=110)
-
-
-def _save(plt, fig, path: Path, dpi: int) -> list[dict]:
-    """Write the figure, describe its panels (for tests) and free it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    panels = _describe(fig)
-    plt.close(fig)
-    return panels
-
-
 FILES = ("results.md", "results.csv", "size_vs_accuracy.png", "training_curves.png")
 
 
@@ -401,6 +259,8 @@ def write_report(paths, out: str | Path) -> dict:
             raise OutputError(f"--out {target} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        from .report_plots import plot_sign_flips, plot_size_vs_accuracy, plot_training_curves
+
         plots = {"size_vs_accuracy": plot_size_vs_accuracy(groups, folder / "size_vs_accuracy.png"),
                  "training_curves": plot_training_curves(groups, folder / "training_curves.png")}
         names = list(FILES)

@@ -6,7 +6,7 @@ How bits are counted (the true storage cost of what is trained):
   ternary p = 1), plus one 32-bit scale α;
 * HadamRNN W: n bits (the signs; S_n is implied by n);
 * Block-HadamRNN W: n bits (the signs; the block structure and the optional
-  permutation are implied by m and the seed). ``dense_bits`` gives, for comparison,
+  permutation are implied by m and the seed). ``dense_bits`` (from the scheme) gives, for comparison,
   the cost of storing the same matrix as a generic ternary matrix (2 bits per entry);
 * everything else (biases, embeddings, full-precision matrices, modReLU biases):
   32 bits per entry.
@@ -19,9 +19,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .quant import UniformQuantizer, storage_bits_per_weight
+from .quant import UniformQuantizer, check_bits, grid, quantize, storage_bits_per_weight
 from .recurrent.base import RecurrentScheme
 
+#: Bits of one full-precision entry (biases, embeddings, unquantized matrices, a quantizer's scale α).
+FULL_PRECISION_BITS = 32
 ROLES = {"rnn.weight_ih_l0": "U", "rnn.weight_hh_l0": "W", "output.weight": "V", "rnn.bias_hh_l0": "b",
          "output.bias": "c", "embedding.weight": "embedding"}
 
@@ -60,12 +62,9 @@ def matrix_diagnostics(w: torch.Tensor, bits: int | None = None) -> dict:
     w = w.detach()
     alpha = float(w.abs().max()) if w.numel() else 0.0
     if bits is not None:
-        from .quant import check_bits, quant_levels, quantize, scale_of
-
         check_bits(bits, "bits", allow_none=False)
-        scale = scale_of(w)
-        alpha, step = float(scale), float(scale) / quant_levels(bits)[2]
-        w = quantize(w, bits, scale)
+        alpha, step = grid(w, bits)
+        w = quantize(w, bits)
     else:
         step = grid_step(w)
     w = w.double()
@@ -96,13 +95,12 @@ def _parametrized_bits(plist, weight: torch.Tensor) -> tuple[int, dict]:
     """Storage bits of a parametrized tensor, from its last size-defining parametrization."""
     last = plist[-1]
     if isinstance(last, UniformQuantizer):
-        scale = float(_before_last(plist).detach().abs().max()) or 1.0
-        step = scale / (2 ** (last.bits - 1) if last.bits > 1 else 1)
-        return (weight.numel() * storage_bits_per_weight(last.bits) + 32,
-                {"quantized_bits": last.bits, "alpha": scale, "step": step})
+        alpha, step = grid(_before_last(plist).detach(), last.bits)
+        return (weight.numel() * storage_bits_per_weight(last.bits) + FULL_PRECISION_BITS,
+                {"quantized_bits": last.bits, "alpha": alpha, "step": step})
     if isinstance(last, RecurrentScheme):
         return last.storage_bits(), last.describe()
-    return 32 * weight.numel(), {}
+    return FULL_PRECISION_BITS * weight.numel(), {}
 
 
 @torch.no_grad()
@@ -125,20 +123,24 @@ def weight_report(model: nn.Module) -> dict:
                 else:
                     entry.update(matrix_diagnostics(weight))
                 entry.setdefault("scheme", plist[0].name)
-                if entry.get("scheme") == "block-hadamard":
-                    entry["dense_bits"] = 2 * weight.numel()  # the same W stored as a generic ternary matrix
             report[full] = entry
     for name, p in model.named_parameters():
         if id(p) in seen_originals:
             continue
-        report[name] = {"role": ROLES.get(name, ""), **_value_stats(p), "bits": 32 * p.numel()}
+        report[name] = {"role": ROLES.get(name, ""), **_value_stats(p), "bits": FULL_PRECISION_BITS * p.numel()}
     return report
+
+
+def embedding_bits(tensors) -> int:
+    """Bits of the embedding table among named tensors (``{name: tensor}``, as a model or a weights file
+    holds them): full precision, 32 per entry.  Sizes "without embedding" subtract this."""
+    return sum(FULL_PRECISION_BITS * t.numel() for name, t in tensors.items() if ROLES.get(name) == "embedding")
 
 
 def model_size(model: nn.Module) -> dict:
     report = weight_report(model)
     total = sum(e["bits"] for e in report.values())
-    emb = sum(e["bits"] for e in report.values() if e.get("role") == "embedding")
+    emb = embedding_bits(dict(model.named_parameters()))
     return {"weights": report, "total_bits": int(total), "total_bits_without_embedding": int(total - emb),
             "total_kbits": total / 1000.0}
 

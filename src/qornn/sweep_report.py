@@ -201,7 +201,7 @@ def write_sweep_report(path: str | Path, out: str | Path) -> dict:
 
     Returns ``{"files", "trials" (the rows), "best" (the best row or None), "plots"}``.
     """
-    from .report import _pyplot, _save
+    from .report_plots import pyplot, save_figure
 
     info, trials, space = load_sweep(path)
     if not trials:
@@ -211,11 +211,11 @@ def write_sweep_report(path: str | Path, out: str | Path) -> dict:
     out = Path(out)
     page, folder = (out, out.with_suffix("")) if out.suffix == ".md" else (out / "sweep.md", out)
     folder.mkdir(parents=True, exist_ok=True)
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_par, ax_hist) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [2, 1]})
     plot_parallel(ax_par, trials, space, objective_name(trials))
     plot_history(ax_hist, trials, objective_name(trials))
-    plots = _save(plt, fig, folder / "sweep.png", dpi=110)
+    plots = save_figure(plt, fig, folder / "sweep.png", dpi=110)
     text = markdown(info, trials, keys)
     if page.parent != folder:
         text += f"\n![sweep]({folder.name}/sweep.png)\n"

@@ -3,6 +3,7 @@
 The scripts run in this process (``runpy``), so the interpreter, torch and matplotlib are
 imported once for all of them rather than once per script.
 """
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -25,7 +26,10 @@ def test_experiment_runs_tiny(tmp_path, name, monkeypatch, capsys):
     md = tmp_path / f"{name}.md"
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
     text = md.read_text()
-    assert f"({name}.png)" in text and "|" in text and "NO" not in text.split("|")
+    assert f"({name}.png)" in text and "|" in text
+    cells = [c.strip() for line in text.splitlines() if line.startswith("|") for c in line.strip("|").split("|")]
+    assert cells and "NO" not in cells  # no table row reports a failed check
+    assert not re.search(r"\bNO\b", text)  # nor does the prose under the table
 
 
 def test_monotone_bounds_table_script(monkeypatch, capsys):

@@ -21,18 +21,8 @@ import time
 import torch
 
 from ..engine.malloc import tune_malloc
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, MissingDataError
 from .common import add_set_argument, print_json
-
-#: Shapes of the data-backed tasks, used when their data set is missing:
-#: (input kind, input size, output size, many-to-many, loss, sequence length).
-_SHAPES = {
-    "pmnist": ("features", 1, 10, False, "ce", 784),
-    "smnist": ("features", 1, 10, False, "ce", 784),
-    "har": ("features", 9, 6, False, "ce", 128),
-}
-_TEXT_TASKS = ("imdb", "sst2", "qqp")
-
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time the fast engine against the reference engine (same weights and inputs)")
@@ -49,33 +39,21 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def random_batch(cfg, batch_size: int, generator: torch.Generator):
-    """(TaskInfo, x, y) of random data with the shapes of ``cfg.task`` (for missing data sets)."""
-    from ..tasks import TaskInfo
-
-    name = cfg.task.name
-    if name in _SHAPES:
-        kind, size, out, m2m, loss, length = _SHAPES[name]
-    elif name in _TEXT_TASKS:
-        kind, size, out, m2m, loss = "tokens", cfg.task.vocab_size or 10_000, 1, False, "bce"
-        length = cfg.task.max_len or 500
-    else:
-        raise ConfigError(f"task.name={name!r}: its data set is missing and bench knows no shapes for it; "
-                          f"bench works with {', '.join(sorted([*_SHAPES, *_TEXT_TASKS]))} or a task whose data is present")
-    info = TaskInfo(input_kind=kind, input_size=size, output_size=out, many_to_many=m2m, loss=loss,
-                    padding_idx=0 if kind == "tokens" else None)
-    if kind == "tokens":
+def random_batch(info, batch_size: int, generator: torch.Generator):
+    """(x, y): random inputs and targets with the shapes of a task (``info``: its TaskInfo with ``seq_len``)."""
+    length, size = info.seq_len, info.input_size
+    if info.input_kind == "tokens":
         x = torch.randint(1, size, (batch_size, length), generator=generator)
     else:
         x = torch.randn(batch_size, length, size, generator=generator)
-    shape = (batch_size, length) if m2m else (batch_size,)
-    if loss == "ce":
-        y = torch.randint(0, out, shape, generator=generator)
-    elif loss == "bce":
+    shape = (batch_size, length) if info.many_to_many else (batch_size,)
+    if info.loss == "ce":
+        y = torch.randint(0, info.output_size, shape, generator=generator)
+    elif info.loss == "bce":
         y = torch.randint(0, 2, shape, generator=generator).float()
     else:
         y = torch.randn(shape, generator=generator)
-    return info, x, y
+    return x, y
 
 
 def _orthornns(model):
@@ -107,27 +85,19 @@ def _grads(model) -> dict:
     return {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
 
 
-#: The data set each data-backed task reads (bench times random inputs only when it is missing).
-_DATASETS = {"pmnist": "mnist", "smnist": "mnist", "har": "har", "imdb": "imdb", "sst2": "sst2", "qqp": "qqp"}
-
-
 def task_and_batch(cfg, batch_size: int):
     """(task, x, y, data): the task's first training batch (data ``task``), or random inputs of its shapes
     (data ``random``) when its data set is missing; any other problem with the data is raised."""
-    from ..data import data_dir, missing
-    from ..tasks import Task, build_task
+    from ..tasks import Task, build_task, task_info
 
     try:
         task = build_task(cfg)
-    except DataError as exc:
-        dataset = _DATASETS.get(cfg.task.name)
-        if dataset is None or str(exc) != str(missing(dataset, data_dir(cfg.task.data_dir))):
-            raise
-        print(f"qornn bench: {dataset} data not found in {data_dir(cfg.task.data_dir)}; "
+    except MissingDataError as exc:
+        print(f"qornn bench: {exc.dataset} data not found in {exc.root}; "
               f"timing random inputs of the {cfg.task.name} shapes", file=sys.stderr)
-        info, x, y = random_batch(cfg, batch_size, torch.Generator().manual_seed(cfg.seed))
         task = Task()
-        task.info = info
+        task.info = task_info(cfg)
+        x, y = random_batch(task.info, batch_size, torch.Generator().manual_seed(cfg.seed))
         return task, x, y, "random"
     x, y = task.train_batch(0, batch_size)
     return task, x, y, "task"

@@ -20,24 +20,6 @@ def register(sub) -> None:
     d.set_defaults(func=download)
 
 
-def _present(name: str, root: Path) -> list[Path]:
-    """Files or folders of data set ``name`` found under ``root`` (empty if missing)."""
-    if name == "mnist":
-        raw = root / "MNIST" / "raw"
-        stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-        found = [next((raw / (s + e) for e in ("", ".gz") if (raw / (s + e)).is_file()), None) for s in stems]
-        return found if all(found) else []
-    pairs = {"imdb": [(root / "imdb" / "train.csv", root / "imdb" / "test.csv"), (root / "aclImdb" / "train",
-                                                                                 root / "aclImdb" / "test")],
-             "sst2": [(root / "SST-2" / "train.tsv", root / "SST-2" / "dev.tsv")],
-             "qqp": [(root / "QQP" / "train.tsv", root / "QQP" / "dev.tsv")],
-             "har": [(root / "har" / "har.npz",), (root / "UCI HAR Dataset" / "train", root / "UCI HAR Dataset" / "test")]}
-    for option in pairs[name]:
-        if all(p.exists() for p in option):
-            return list(option)
-    return []
-
-
 def _sizes(name: str, root: Path) -> str:
     from ..data.glue import load_qqp, load_sst2
     from ..data.imdb import load_imdb
@@ -57,17 +39,17 @@ def check(args) -> int:
 
     root = data_dir(args.data_dir)
     print(f"data folder: {root}")
-    for name, (wanted, how) in LAYOUTS.items():
-        found = _present(name, root)
-        if found:
-            line = f"{name:<6} present  {', '.join(str(p.relative_to(root)) for p in found)}"
+    for name, layout in LAYOUTS.items():
+        hit = layout.present(root)
+        if hit:
+            line = f"{name:<6} present  {', '.join(str(p.relative_to(root)) for p in hit[1])}"
             if args.load:
                 try:
                     line += f"  [{_sizes(name, root)}]"
                 except QornnError as exc:
                     line += f"  [UNREADABLE: {exc}]"
         else:
-            line = f"{name:<6} missing  looked for {wanted}; {how}"
+            line = f"{name:<6} missing  looked for {layout.describe()}; {layout.how}"
         print(line)
     return 0
 

@@ -15,14 +15,12 @@ import numpy as np
 
 from ..errors import DataError
 from .imdb import read_labelled_csv, read_table
-from .paths import missing
+from .paths import LAYOUTS
 
 
 def load_sst2(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
-    folder = Path(root) / "SST-2"
-    if not ((folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file()):
-        raise missing("sst2", Path(root))
-    return {s: read_labelled_csv(folder / f"{s}.tsv", "sentence", "label", delimiter="\t") for s in ("train", "dev")}
+    _, files = LAYOUTS["sst2"].find(Path(root))
+    return {s: read_labelled_csv(f, "sentence", "label", delimiter="\t") for s, f in zip(("train", "dev"), files)}
 
 
 def _read_qqp(path: Path) -> tuple[list[str], np.ndarray]:
@@ -48,7 +46,5 @@ def _qqp_rows(reader, path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def load_qqp(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
-    folder = Path(root) / "QQP"
-    if not ((folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file()):
-        raise missing("qqp", Path(root))
-    return {s: _read_qqp(folder / f"{s}.tsv") for s in ("train", "dev")}
+    _, files = LAYOUTS["qqp"].find(Path(root))
+    return {s: _read_qqp(f) for s, f in zip(("train", "dev"), files)}

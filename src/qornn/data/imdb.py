@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError
-from .paths import missing
+from .paths import LAYOUTS
 
 LABELS = {"0": 0, "1": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
 
@@ -101,12 +101,10 @@ def read_hf_imdb() -> dict[str, tuple[list[str], np.ndarray]]:  # pragma: no cov
 
 
 def load_imdb(root: Path, hf: bool = False) -> dict[str, tuple[list[str], np.ndarray]]:
-    root = Path(root)
-    csv_dir, acl = root / "imdb", root / "aclImdb"
-    if (csv_dir / "train.csv").is_file() and (csv_dir / "test.csv").is_file():
-        return {s: read_labelled_csv(csv_dir / f"{s}.csv") for s in ("train", "test")}
-    if acl.is_dir():
-        return {s: read_aclimdb(acl, s) for s in ("train", "test")}
-    if hf:  # pragma: no cover
+    hit = LAYOUTS["imdb"].present(Path(root))
+    if hit is None and hf:  # pragma: no cover
         return read_hf_imdb()
-    raise missing("imdb", root)
+    option, files = hit if hit is not None else LAYOUTS["imdb"].find(Path(root))
+    if option == 0:  # imdb/{train,test}.csv
+        return {"train": read_labelled_csv(files[0]), "test": read_labelled_csv(files[1])}
+    return {s: read_aclimdb(files[0], s) for s in ("train", "test")}  # the aclImdb folder

@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .paths import missing
+from .paths import LAYOUTS
 
 HAR_SIGNALS = [f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz"]
+#: Samples per window of the UCI HAR Dataset (2.56 s at 50 Hz).
+HAR_WINDOW = 128
 HAR_CLASSES = ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING"]
 
 
@@ -138,9 +140,5 @@ def load_uci_har(folder: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]]
 
 def load_har(root: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
     """``har/har.npz`` if present, else the ``UCI HAR Dataset`` folder."""
-    root = Path(root)
-    if (root / "har" / "har.npz").is_file():
-        return load_npz(root / "har" / "har.npz")
-    if (root / "UCI HAR Dataset").is_dir():
-        return load_uci_har(root / "UCI HAR Dataset")
-    raise missing("har", root)
+    option, files = LAYOUTS["har"].find(Path(root))
+    return load_npz(files[0]) if option == 0 else load_uci_har(files[0])

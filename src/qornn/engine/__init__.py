@@ -26,12 +26,12 @@ import torch
 
 from .fused import SequenceProblem, chunk_size, kernel_name, sequence_forward
 from .loop import step_loop
-from .nonlinear import NonlinearScan, fused_loop, kind_of, nonlinear_states
+from .nonlinear import NonlinearScan, kind_of, nonlinear_states
 
 ENGINES = ("auto", "reference")
 
 __all__ = ["ENGINES", "SequenceProblem", "sequence_forward", "model_loss", "fuses_loss", "step_loop", "nonlinear_states",
-           "NonlinearScan", "fused_loop", "chunk_size", "plan", "plan_sequence"]
+           "NonlinearScan", "chunk_size", "plan", "plan_sequence"]
 
 
 def model_loss(model, task, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -73,7 +73,7 @@ def plan(rnn) -> str:
     """Which path ``rnn(x)`` takes on its own (for reports and tests), e.g. ``linear-sign-fht``."""
     if not rnn.linear_recurrence:
         kind = kind_of(rnn.activation)
-        return f"nonlinear-{kind}" if kind else "nonlinear-fused-loop"
+        return f"nonlinear-{kind}" if kind else "nonlinear-step-loop"
     return "linear-" + rnn.recurrent_operator().kernel(1, 1, rnn.weight_ih_l0).name
 
 

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..errors import ConfigError
 from ..operators import RecurrentOperator
 from .inputs import InputStage
-from .readout import SIGMAS, LastReadout, LogitsReadout, LossReadout, StatesReadout
+from ..activations import SIGMAS
+from .readout import LastReadout, LogitsReadout, LossReadout, StatesReadout
 
 READOUTS = ("states", "last", "all", "loss")
 #: Target number of floats in one (C, B, n) chunk buffer (C = this / (B·n), clamped).
@@ -55,9 +57,9 @@ class SequenceProblem:
 
     def __post_init__(self):
         if self.readout not in READOUTS:
-            raise ValueError(f"readout={self.readout!r} is not allowed; use one of {', '.join(READOUTS)}")
+            raise ConfigError(f"readout={self.readout!r} is not allowed; use one of {', '.join(READOUTS)}")
         if self.readout in ("all", "loss") and (self.activation not in SIGMAS or self.output_bias is None):
-            raise ValueError(f"readout={self.readout!r} needs V, c and σ in {', '.join(SIGMAS)}")
+            raise ConfigError(f"readout={self.readout!r} needs V, c and σ in {', '.join(SIGMAS)}")
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,9 @@ def _make_pass(spec: _Spec, x, u, b, v, c, y, probs, tensors, bounds) -> _Pass:
     elif spec.readout == "last":
         readout = LastReadout(steps)
     elif spec.readout == "all":
-        readout = LogitsReadout(v, c, spec.activation, batch, steps, spec.chunk)
+        readout = LogitsReadout(v, c, spec.activation, batch, steps)
     else:
-        readout = LossReadout(v, c, spec.activation, batch, steps, spec.chunk, y, probs)
+        readout = LossReadout(v, c, spec.activation, batch, steps, y, probs)
     chunks = [(t0, min(t0 + spec.chunk, steps)) for t0 in range(0, steps, spec.chunk)]
     return _Pass(op.kernel(batch, spec.chunk, u), InputStage(x, u, b, spec.chunk), readout, chunks, bounds)
 
@@ -123,11 +125,10 @@ def run_forward(p: _Pass, h0: torch.Tensor | None) -> torch.Tensor:
     for k, (t0, t1) in enumerate(p.chunks):
         if p.bounds is not None:
             p.kernel.save_carry(p.bounds[k])
-        z = p.inputs.chunk(t0, t1)
         if p.readout.keeps_states:
-            p.readout.forward(p.kernel.forward(z), t0, t1)
+            p.readout.forward(p.inputs.forward(p.kernel, t0, t1, p.readout.activation), t0, t1)
         else:
-            last = p.kernel.advance(z, last=t1 == p.chunks[-1][1])
+            last = p.kernel.advance(p.inputs.chunk(t0, t1), last=t1 == p.chunks[-1][1])
     return p.readout.finish(last)
 
 
@@ -141,18 +142,16 @@ def run_backward(p: _Pass, grad_out: torch.Tensor, need: _Needs) -> tuple:
     for k in range(len(p.chunks) - 1, -1, -1):
         t0, t1 = p.chunks[k]
         e = ebuf[:t1 - t0]
-        z = p.inputs.chunk(t0, t1)
         p.kernel.load_carry(p.bounds[k])
-        h = p.kernel.forward(z) if recompute else None
-        p.readout.backward(h, t0, t1, e)
+        states = p.inputs.forward(p.kernel, t0, t1, p.readout.activation) if recompute else None
+        p.readout.backward(states, t0, t1, e)
         if not need.adjoint:
             continue
-        g = p.kernel.adjoint(e)
+        g = p.inputs.adjoint(p.kernel, e, t0, t1)  # also the gradients of U, b, x
         if need.op and p.readout.keeps_states:
             p.kernel.accumulate(g)
-        elif need.op:  # z is untouched: replay the chunk's states alongside its adjoints
-            p.kernel.replay(z, g)
-        p.inputs.backward(g, t0, t1)
+        elif need.op:  # no states yet: replay the chunk's alongside its adjoints
+            p.kernel.replay(p.inputs.chunk(t0, t1), g)
     grad_x, grad_u, grad_b = p.inputs.grads()
     grad_v, grad_c = p.readout.grads()
     grad_h0 = p.kernel.grad_initial_state() if need.h0 else None

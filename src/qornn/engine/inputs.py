@@ -40,6 +40,22 @@ class InputStage:
             torch.addmm(self.b, xs.reshape(-1, xs.shape[-1]), self.u.t(), out=flat)
         return z
 
+    def forward(self, kernel, t0: int, t1: int, activation: str | None = None) -> torch.Tensor:
+        """The kernel's states over the chunk (σ of them when ``activation`` names σ), from its inputs; token
+        inputs go to the kernel as table rows to gather (``kernel.forward_gather``)."""
+        if self.tokens:
+            return kernel.forward_gather(self.table, self.xt[t0:t1], self.zbuf[:t1 - t0], activation)
+        return kernel.forward(self.chunk(t0, t1), activation)
+
+    def adjoint(self, kernel, e: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+        """g_t = ∂L/∂z_t of the chunk (the kernel's adjoint, over e) and the gradients of the inputs from it;
+        for tokens the kernel adds g_t to the rows of the table's gradient (``kernel.adjoint_scatter``)."""
+        if self.tokens:
+            return kernel.adjoint_scatter(e, self.xt[t0:t1], self.grad_table)
+        g = kernel.adjoint(e)
+        self.backward(g, t0, t1)
+        return g
+
     # ---- backward ----------------------------------------------------------------------------------------
     def start_backward(self, need_x: bool, need_u: bool, need_b: bool) -> None:
         self.need_u, self.need_b = need_u, need_b and self.b is not None
@@ -51,11 +67,9 @@ class InputStage:
             self.grad_x = torch.empty_like(self.x) if need_x else None
 
     def backward(self, g: torch.Tensor, t0: int, t1: int) -> None:
-        """Accumulate the gradients from g (t1 − t0, B, n) = ∂L/∂z_t of the chunk."""
+        """Accumulate the gradients of feature inputs from g (t1 − t0, B, n) = ∂L/∂z_t of the chunk."""
         g2 = g.reshape(-1, self.n)
         xs = self.xt[t0:t1]
-        if self.grad_table is not None:
-            self.grad_table.index_add_(0, xs.reshape(-1), g2)
         if self.grad_u is not None:
             self.grad_u.addmm_(g2.t(), xs.reshape(-1, xs.shape[-1]))
         if self.grad_b is not None:

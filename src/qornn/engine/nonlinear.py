@@ -8,7 +8,7 @@ followed by σ in place, and the backward pass is a hand-written loop,
 with ∂L/∂z_t = δ_t, ∂L/∂h_0 = δ_1·W and ∂L/∂W = Σ_t δ_tᵀ h_{t-1} (B large GEMMs).  σ is
 one of relu, tanh, identity or modReLU (σ(p) = sign(p)·ReLU(|p| + b), Arjovsky et
 al. 2016, with ∂σ/∂p = sign(p)²·1{|p| + b > 0} and ∂σ/∂b = sign(p)·1{|p| + b > 0});
-other modules fall back to :func:`fused_loop` (per-step autograd, W still computed once).
+other modules fall back to the reference loop (per-step autograd, W still computed once).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..activations import ModReLU
+from .loop import step_loop
 
 KINDS = ("relu", "tanh", "identity", "modrelu")
 
@@ -111,21 +112,12 @@ class NonlinearScan(torch.autograd.Function):
         return grad_z, grad_h0, grad_w, grad_bias, None
 
 
-def fused_loop(z, h0, w, activation) -> torch.Tensor:
-    """Per-step autograd with W computed once and one ``addmm`` per step (any σ module)."""
-    wt = w.t()
-    h, out = h0, []
-    for z_t in z.unbind(1):
-        h = activation(torch.addmm(z_t, h, wt))
-        out.append(h)
-    return torch.stack(out, 1)
-
-
 def nonlinear_states(z, h0, w, activation) -> torch.Tensor:
     """All states (B, T, n) of h_t = σ(h_{t-1}·Wᵀ + z_t)."""
     kind = kind_of(activation)
-    if kind is None:
-        return fused_loop(z, h0, w, activation)
+    if kind is None:  # a σ module of the user's: the reference loop, with W computed once
+        wt = w.t()
+        return step_loop(z, lambda h: h @ wt, h0, activation)
     bias = activation.bias if kind == "modrelu" else None
     needs = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (z, h0, w, bias))

@@ -1,7 +1,8 @@
 """What the fused engine makes of the states, chunk by chunk, and the gradient it sends back.
 
-Each readout sees the states h (c, B, n) of one chunk (time-major) in the forward pass
-and, in the backward pass, writes e_t = ∂L/∂h_t (c, B, n) for the adjoint recurrence:
+Each readout sees the states of one chunk (c, B, n) (time-major), as σ(h) when it names σ in
+``activation`` (the kernel applies it while writing them), in the forward pass and, in the
+backward pass, writes e_t = ∂L/∂h_t (c, B, n) for the adjoint recurrence:
 
 * ``states``: every h_t, as a (B, T, n) tensor (``OrthoRNN`` on its own);
 * ``last``: h_T only (many-to-one); the chunks before need no states at all;
@@ -17,31 +18,14 @@ from __future__ import annotations
 
 import torch
 
-SIGMAS = ("relu", "tanh", "identity")
-
-
-def sigma(kind: str, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    if kind == "relu":
-        return torch.clamp_min(h, 0.0, out=out)
-    if kind == "tanh":
-        return torch.tanh(h, out=out)
-    return h
-
-
-def sigma_backward_(kind: str, grad: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-    """grad ← grad ⊙ σ'(h), in place, from feats = σ(h)."""
-    if kind == "relu":  # one fused pass (σ(h) > 0 exactly where h > 0)
-        torch.ops.aten.threshold_backward.grad_input(grad, feats, 0.0, grad_input=grad)
-    elif kind == "tanh":
-        grad.mul_(1.0 - feats * feats)
-    return grad
-
+from ..activations import sigma_backward_
 
 class StatesReadout:
     """Every state: output (B, T, n); e_t = ∂L/∂h_t as given."""
 
     keeps_states = True
     needs_states_backward = False
+    activation = None  # the states themselves
 
     def __init__(self, batch: int, steps: int, n: int, like: torch.Tensor):
         self.shape, self.like = (batch, steps, n), like
@@ -94,22 +78,18 @@ class LogitsReadout:
     keeps_states = True
     needs_states_backward = True
 
-    def __init__(self, v, c, kind: str, batch: int, steps: int, chunk: int):
-        self.v, self.c, self.kind = v, c, kind
-        self.fbuf = v.new_empty(chunk * batch, v.shape[1])  # σ(h) of a chunk, (C·B, n)
+    def __init__(self, v, c, kind: str, batch: int, steps: int):
+        self.v, self.c, self.activation = v, c, kind  # the chunks come as features σ(h_t)
         self.steps, self.batch = steps, batch
         self.grad_v = self.grad_c = None
-
-    def features(self, h, t0, t1):
-        return sigma(self.kind, h.reshape(-1, h.shape[-1]), self.fbuf[:(t1 - t0) * self.batch])
 
     def start_forward(self):
         # (K, T, B): one (K, n) × (n, C·B) GEMM per chunk (twice as fast as (C·B, n) × (n, K))
         self.logits = self.v.new_empty(self.v.shape[0], self.steps, self.batch)
 
-    def forward(self, h, t0, t1):
+    def forward(self, feats, t0, t1):
         out = self.logits[:, t0:t1].view(self.v.shape[0], -1)
-        torch.addmm(self.c.unsqueeze(1), self.v, self.features(h, t0, t1).t(), out=out)
+        torch.addmm(self.c.unsqueeze(1), self.v, feats.reshape(-1, feats.shape[-1]).t(), out=out)
 
     def finish(self, last):
         return self.logits.permute(2, 1, 0)
@@ -123,12 +103,12 @@ class LogitsReadout:
         """∂L/∂y of the chunk as (K, C·B)."""
         return self.grad_tm[:, t0:t1].reshape(self.v.shape[0], -1)
 
-    def backward(self, h, t0, t1, e):
+    def backward(self, feats, t0, t1, e):
         gl = self.logit_grads(t0, t1)
-        feats = self.features(h, t0, t1)
+        feats = feats.reshape(-1, feats.shape[-1])
         e2 = e.view(-1, e.shape[-1])
         torch.mm(gl.t(), self.v, out=e2)
-        sigma_backward_(self.kind, e2, feats)
+        sigma_backward_(self.activation, e2, feats)
         if self.grad_v is not None:
             self.grad_v.addmm_(gl, feats)
 
@@ -143,8 +123,8 @@ class LossReadout(LogitsReadout):
     when the backward pass is coming, p − onehot(y) replaces them in ``probs``.
     """
 
-    def __init__(self, v, c, kind, batch, steps, chunk, targets: torch.Tensor, probs: torch.Tensor | None):
-        super().__init__(v, c, kind, batch, steps, chunk)
+    def __init__(self, v, c, kind, batch, steps, targets: torch.Tensor, probs: torch.Tensor | None):
+        super().__init__(v, c, kind, batch, steps)
         self.y = targets.t().reshape(1, -1)  # (1, T·B), the layout of the logits
         self.probs = probs  # (K, T, B): p − onehot(y), filled by the forward pass (None: not kept)
 

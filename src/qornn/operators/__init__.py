@@ -8,7 +8,8 @@ facts (``OrthoRNN.recurrent_operator().detach().describe()``).  The contract is 
 """
 from .base import DenseOperator, RecurrentOperator
 from .kernels import DenseKernel, MatvecKernel, StepKernel
+from .native_hadamard import NativeHadamardKernel
 from .signed_hadamard import HadamardKernel, SignedHadamardOperator
 
 __all__ = ["RecurrentOperator", "DenseOperator", "SignedHadamardOperator", "StepKernel", "DenseKernel",
-           "MatvecKernel", "HadamardKernel"]
+           "MatvecKernel", "HadamardKernel", "NativeHadamardKernel"]

@@ -3,12 +3,15 @@
 The engines cut time into chunks of at most ``steps`` steps and hand a kernel
 time-major chunks (c, B, n) in the operator's frame (:attr:`RecurrentOperator.frame`):
 
-* ``forward(z)``: runs h_t = h_{t-1}·Wᵀ + z_t over the chunk from the kernel's carry
-  (the state before the chunk) and returns the states (c, B, n);
+* ``forward(z, activation)``: runs h_t = h_{t-1}·Wᵀ + z_t over the chunk from the kernel's carry
+  (the state before the chunk) and returns the states (c, B, n), or σ(h_t) (``activation``: relu,
+  tanh) written over z; ``forward_gather(table, ids, z, activation)``: the same with z_t the rows
+  ``ids[t]`` of ``table`` (token inputs);
 * ``advance(z, last)``: the same, keeping only the carry (and returning h of the
   chunk's last step when ``last``);
 * ``adjoint(e)``: turns e_t = ∂L/∂h_t from outside the recurrence into
   g_t = e_t + g_{t+1}·W (in place), from the adjoint carry g_{t1+1} (zero at the end);
+  ``adjoint_scatter(e, ids, table_grad)`` also adds g_t to the rows ``ids[t]`` of ``table_grad``;
 * ``accumulate(g)``: adds the chunk's Σ_t g_tᵀ h_{t-1}, contracted with the operator's
   structure, to the gradients of its tensors (``tensor_grads()``), using the states
   of the last ``forward`` (``replay(z, g)``: ``forward`` then ``accumulate``);
@@ -23,6 +26,8 @@ operator's own ``matvec``, for new structured schemes) fill them in.
 from __future__ import annotations
 
 import torch
+
+from ..activations import apply_sigma
 
 __all__ = ["StepKernel", "DenseKernel", "MatvecKernel"]
 
@@ -79,7 +84,12 @@ class StepKernel:
             self.views[0].copy_(self.views[self.at])
             self.at = 0
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, activation: str | None = None) -> torch.Tensor:
+        states = self.run(z)
+        return states if activation in (None, "identity") else apply_sigma(activation, states, out=z)
+
+    def run(self, z: torch.Tensor) -> torch.Tensor:
+        """The chunk's states (c, B, n) from the carry; ``forward`` without σ."""
         self._start()
         c, v = z.shape[0], self.views
         for t, z_t in enumerate(z.unbind(0)):
@@ -87,6 +97,12 @@ class StepKernel:
         self.at = c
         self.prev = self.buf[:c]
         return self.buf[1:c + 1]
+
+    def forward_gather(self, table: torch.Tensor, ids: torch.Tensor, z: torch.Tensor,
+                       activation: str | None = None) -> torch.Tensor:
+        """``forward`` with z_t = rows ``ids`` (c, B) of ``table`` (token inputs), z the buffer to use."""
+        torch.index_select(table, 0, ids.reshape(-1), out=z.view(-1, self.n))
+        return self.forward(z, activation)
 
     def advance(self, z: torch.Tensor, last: bool = False) -> torch.Tensor | None:
         states = self.forward(z)
@@ -100,6 +116,13 @@ class StepKernel:
             nxt = ev[t]
         self.adj.copy_(ev[0])
         return e
+
+    def adjoint_scatter(self, e: torch.Tensor, ids: torch.Tensor, table_grad: torch.Tensor | None) -> torch.Tensor:
+        """``adjoint``, then row ``ids[t, b]`` of ``table_grad`` += g_t[b] (the gradient of gathered inputs)."""
+        g = self.adjoint(e)
+        if table_grad is not None:
+            table_grad.index_add_(0, ids.reshape(-1), g.reshape(-1, self.n))
+        return g
 
     def replay(self, z: torch.Tensor, g: torch.Tensor) -> None:
         """Rerun the chunk from the carry and accumulate with its adjoints g (readout ``last``)."""

@@ -32,9 +32,10 @@ from typing import ClassVar
 
 import torch
 
-from ..hadamard import StepTransform, block_sylvester, hadamard_transform, step_method
+from ..hadamard import StepTransform, block_sylvester, hadamard_transform, native_loops_apply, step_method
 from .base import RecurrentOperator
 from .kernels import DenseKernel, StepKernel
+from .native_hadamard import NativeHadamardKernel
 
 __all__ = ["SignedHadamardOperator", "HadamardKernel"]
 
@@ -95,6 +96,8 @@ class SignedHadamardOperator(RecurrentOperator):
         method = step_method(self.n, self.block_size, like)
         if method == "dense":
             return DenseKernel(self, batch, steps, like, name="sign-dense")
+        if method == "native":
+            return NativeHadamardKernel(self, batch, steps, like, native_loops_apply(self.n, self.block_size, like))
         return HadamardKernel(self, batch, steps, like, method)
 
 
@@ -121,7 +124,7 @@ class HadamardKernel(StepKernel):
         self.load_carry(h0)
         self.transform(0)
 
-    def forward(self, z):
+    def run(self, z):
         self._start()
         c, v, d = z.shape[0], self.views, self.d
         for t, z_t in enumerate(z.unbind(0)):

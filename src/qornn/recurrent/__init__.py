@@ -43,10 +43,6 @@ SCHEMES: dict[str, Builder] = {
     "projunn-t": lambda n, o: ProjUNN(n, "t", rank=o.get("projunn_rank", 1), sampler=o.get("projunn_sampler", "lsi")),
 }
 
-#: Schemes whose W is already on a fixed low-bit grid: ``model.recurrent_bits`` is refused for them.
-ALREADY_QUANTIZED = {"hadamard": "binary", "block-hadamard": "sparse ternary"}
-
-
 def register_scheme(name: str, builder: Builder) -> None:
     """Make a scheme available as ``model.recurrent=name``."""
     SCHEMES[name] = builder
@@ -68,6 +64,14 @@ def build_scheme(name: str, n: int, options: Mapping | None = None) -> Recurrent
     except (ShapeError, ConfigError) as exc:
         message = _ARGUMENT.sub(lambda m: CONFIG_KEYS[m.group(1)] + "=", str(exc))
         raise ConfigError(f"{message} (model.recurrent={name!r})") from None
+
+
+def scheme_value_set(name: str, n: int, options: Mapping | None = None) -> tuple[str, str] | None:
+    """The fixed value set of W for ``model.recurrent=name`` (``RecurrentScheme.value_set``), or None: a
+    full-precision W, or a name that is not a scheme here (e.g. ``lstm``)."""
+    if name not in SCHEMES:
+        return None
+    return build_scheme(name, n, options).value_set
 
 
 def attach(module: nn.Module, tensor_name: str, scheme: RecurrentScheme, initialize: bool = True) -> nn.Module:
@@ -144,6 +148,6 @@ def after_optimizer_step(model: nn.Module) -> None:
 
 
 __all__ = ["RecurrentScheme", "HadamardSign", "BlockHadamardSign", "DenseWeight", "OrthogonalMap",
-           "BjorckOrthogonal", "ProjUNN", "ALREADY_QUANTIZED", "SCHEMES",
-           "register_scheme", "build_scheme", "attach", "latent_of", "scheme_of", "hadamard_",
+           "BjorckOrthogonal", "ProjUNN", "SCHEMES",
+           "register_scheme", "build_scheme", "scheme_value_set", "attach", "latent_of", "scheme_of", "hadamard_",
            "block_hadamard_", "orthogonal_", "bjorck_", "projunn_", "after_optimizer_step"]

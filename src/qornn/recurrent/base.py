@@ -27,6 +27,9 @@ class RecurrentScheme(nn.Module):
     exactly_orthogonal: bool = False
     #: Human-readable name used in configs and reports.
     name: str = "scheme"
+    #: W's entries lie on a fixed low-bit set: (its name, its short label), e.g. ("binary", "±1"); None for a
+    #: full-precision W (which a k-bit quantizer may follow: ``model.recurrent_bits``).
+    value_set: tuple[str, str] | None = None
 
     def __init__(self, n: int):
         super().__init__()

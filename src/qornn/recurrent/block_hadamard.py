@@ -33,6 +33,7 @@ class BlockHadamardSign(RecurrentScheme):
 
     exactly_orthogonal = True
     name = "block-hadamard"
+    value_set = ("sparse ternary", "0/±1")
 
     def __init__(self, n: int, block_size: int, ste: str = "identity", permute: bool = False, seed: int = 0):
         super().__init__(n)
@@ -81,7 +82,8 @@ class BlockHadamardSign(RecurrentScheme):
 
     def describe(self) -> dict:
         return {"scheme": self.name, "ste": self.ste, "block_size": self.block_size,
-                "blocks": self.n // self.block_size, "permute": self.permute}
+                "blocks": self.n // self.block_size, "permute": self.permute,
+                "dense_bits": 2 * self.n * self.n}  # the same W stored as a generic ternary matrix
 
     def extra_repr(self) -> str:
         return f"n={self.n}, block_size={self.block_size}, permute={self.permute}, ste={self.ste}"

@@ -41,6 +41,7 @@ class HadamardSign(RecurrentScheme):
 
     exactly_orthogonal = True
     name = "hadamard"
+    value_set = ("binary", "±1")
 
     def __init__(self, n: int, ste: str = "identity"):
         super().__init__(n)

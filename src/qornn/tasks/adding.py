@@ -37,7 +37,8 @@ class AddingTask(Task):
         self.length, self.seed = length, seed
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.info = TaskInfo(input_kind="features", input_size=2, output_size=1, many_to_many=False,
-                             loss="mse", baseline=1.0 / 6.0, baseline_name="predict 1", has_accuracy=False)
+                             loss="mse", baseline=1.0 / 6.0, baseline_name="predict 1", has_accuracy=False,
+                             seq_len=length)
         self._fixed = {}
 
     def split_size(self, split: str) -> int:

@@ -31,6 +31,8 @@ class TaskInfo:
     #: Token id used for padding (tokens only), ignored by mean pooling.
     padding_idx: int | None = None
     has_accuracy: bool = True
+    #: Steps per sequence (the longest, when sequences are padded to the batch's longest); None if unknown.
+    seq_len: int | None = None
 
 
 def seeded_generator(*parts) -> torch.Generator:

@@ -69,7 +69,7 @@ class CopyTask(Task):
         self.info = TaskInfo(input_kind="tokens", input_size=alphabet + 2, output_size=alphabet + 1,
                              many_to_many=True, loss="ce",
                              baseline=memoryless_baseline(delay, n_symbols, alphabet, layout),
-                             baseline_name="memoryless")
+                             baseline_name="memoryless", seq_len=sequence_length(delay, n_symbols, layout))
         self._fixed: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def split_size(self, split: str) -> int:

@@ -8,11 +8,14 @@ and the official 10,000 test images.  The label is read from the last step.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
 from ..data import data_dir
-from ..data.mnist import load_mnist, pmnist_permutation, train_val_split
+from ..data.mnist import IMAGE_PIXELS, load_mnist, pmnist_permutation
+from ..data.splits import train_val_split
 from .base import ArrayTask, TaskInfo
 
 
@@ -30,6 +33,12 @@ class PixelMNIST(ArrayTask):
             yield self._prepare(x, y)
 
 
+def mnist_info(cfg) -> TaskInfo:
+    """784 steps of one pixel, 10 classes read at the last step (no data needed)."""
+    return TaskInfo(input_kind="features", input_size=1, output_size=10, many_to_many=False, loss="ce",
+                    seq_len=IMAGE_PIXELS)
+
+
 def build_mnist(cfg, permuted: bool) -> PixelMNIST:
     data = load_mnist(data_dir(cfg.task.data_dir))
     images, labels = data["train"]
@@ -42,5 +51,5 @@ def build_mnist(cfg, permuted: bool) -> PixelMNIST:
 
     splits = {"train": split(images[tr], labels[tr]), "val": split(images[va], labels[va]),
               "test": split(*data["test"])}
-    info = TaskInfo(input_kind="features", input_size=1, output_size=10, many_to_many=False, loss="ce")
+    info = dataclasses.replace(mnist_info(cfg), seq_len=images.shape[1])
     return PixelMNIST("pmnist" if permuted else "smnist", info, splits, seed=cfg.seed)

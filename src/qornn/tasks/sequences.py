@@ -13,10 +13,16 @@ import numpy as np
 import torch
 
 from ..data import data_dir
-from ..data.mnist import train_val_split
-from ..data.sequences import load_har, load_npz
+from ..data.splits import train_val_split
+from ..data.sequences import HAR_CLASSES, HAR_SIGNALS, HAR_WINDOW, load_har, load_npz
 from ..errors import ConfigError
 from .base import ArrayTask, TaskInfo
+
+
+def har_info(cfg) -> TaskInfo:
+    """The UCI HAR Dataset's shapes (no data needed): windows of 128 steps, nine signals, six activities."""
+    return TaskInfo(input_kind="features", input_size=len(HAR_SIGNALS), output_size=len(HAR_CLASSES),
+                    many_to_many=False, loss="ce", seq_len=HAR_WINDOW)
 
 
 def array_task(name: str, cfg, data: dict, classes: list[str]) -> ArrayTask:
@@ -31,7 +37,7 @@ def array_task(name: str, cfg, data: dict, classes: list[str]) -> ArrayTask:
     splits = {s: (torch.from_numpy(((Xs - mean) / std).astype(np.float32)), torch.from_numpy(ys))
               for s, (Xs, ys) in data.items()}
     info = TaskInfo(input_kind="features", input_size=X.shape[2], output_size=len(classes),
-                    many_to_many=False, loss="ce")
+                    many_to_many=False, loss="ce", seq_len=X.shape[1])
     task = ArrayTask(name, info, splits, seed=cfg.seed)
     task.classes = classes
     return task

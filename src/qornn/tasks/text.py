@@ -16,32 +16,42 @@ Splits:
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
 from ..data import data_dir, encode_corpus
 from ..data.glue import load_qqp, load_sst2
 from ..data.imdb import load_imdb
-from ..data.mnist import train_val_split
+from ..data.splits import halves, train_val_split
 from ..errors import DataError
 from .base import ArrayTask, TaskInfo
 
-TEST_SPLIT_SEED = 5544
+
+#: Default ``task.max_len`` per task (GLUE's sequences are cut to the longest text when shorter).
+DEFAULT_LENGTH = {"imdb": 500, "sst2": 128, "qqp": 128}
+DEFAULT_VOCABULARY = 10_000
 
 
-def _text_task(name, cfg, train, others, default_len, fit_length):
+def text_info(name: str, cfg) -> TaskInfo:
+    """Token ids below vocabulary + 2 (padding 0, unknown 1), one logit; the longest length (no data needed)."""
+    return TaskInfo(input_kind="tokens", input_size=(cfg.task.vocab_size or DEFAULT_VOCABULARY) + 2, output_size=1,
+                    many_to_many=False, loss="bce", padding_idx=0, seq_len=cfg.task.max_len or DEFAULT_LENGTH[name])
+
+
+def _text_task(name, cfg, train, others, fit_length):
     classes = np.unique(train[1])
     if len(classes) < 2:
         raise DataError(f"{name}: every training text has label {int(classes[0]) if len(classes) else '-'}; "
                         f"binary classification needs both labels 0 and 1 in the training split")
-    vocab_size = cfg.task.vocab_size or 10_000
-    max_len = cfg.task.max_len or default_len
+    longest = text_info(name, cfg)
     texts = {k: v[0] for k, v in others.items()}
-    vocab, ids = encode_corpus(train[0], texts, vocab_size, max_len, fit_length=fit_length)
+    vocab, ids = encode_corpus(train[0], texts, cfg.task.vocab_size or DEFAULT_VOCABULARY, longest.seq_len,
+                               fit_length=fit_length)
     labels = {"train": train[1], **{k: v[1] for k, v in others.items()}}
     splits = {k: (torch.from_numpy(ids[k]), torch.from_numpy(labels[k]).float()) for k in ids}
-    info = TaskInfo(input_kind="tokens", input_size=len(vocab), output_size=1, many_to_many=False,
-                    loss="bce", padding_idx=0)
+    info = dataclasses.replace(longest, input_size=len(vocab), seq_len=max(v.shape[1] for v in ids.values()))
     task = ArrayTask(name, info, splits, seed=cfg.seed)
     task.vocabulary = vocab
     return task
@@ -54,17 +64,15 @@ def _select(texts_labels, idx):
 
 def build_imdb(cfg) -> ArrayTask:
     data = load_imdb(data_dir(cfg.task.data_dir))
-    n_test = len(data["test"][1])
-    order = np.random.RandomState(TEST_SPLIT_SEED).permutation(n_test)
-    half = n_test // 2
-    others = {"test": _select(data["test"], order[:half]), "val": _select(data["test"], order[half:])}
-    return _text_task("imdb", cfg, data["train"], others, 500, fit_length=False)
+    test, val = halves(len(data["test"][1]))
+    others = {"test": _select(data["test"], test), "val": _select(data["test"], val)}
+    return _text_task("imdb", cfg, data["train"], others, fit_length=False)
 
 
 def _glue(name, cfg, data) -> ArrayTask:
     tr, va = train_val_split(len(data["train"][1]), cfg.task.val_fraction or 0.1)
     others = {"val": _select(data["train"], va), "test": data["dev"]}
-    return _text_task(name, cfg, _select(data["train"], tr), others, 128, fit_length=True)
+    return _text_task(name, cfg, _select(data["train"], tr), others, fit_length=True)
 
 
 def build_sst2(cfg) -> ArrayTask:
