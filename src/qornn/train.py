@@ -174,8 +174,9 @@ def _restore(run: Run, extended: bool, quiet: bool) -> dict | None:
                               extra.get("sign_rule", {}))
     finished = rundir.finished_message(out, run.step, run.total, run.elapsed_before, cfg.train) if dp.is_main else None
     if dp.broadcast(finished):
+        summary = dp.broadcast(rundir.read_summary(out) if dp.is_main else None)
         run.say(quiet, finished)
-        return dp.broadcast(rundir.read_summary(out) if dp.is_main else None)
+        return summary
     if dp.is_main:
         if extended:
             atomic_write_text(out / rundir.CONFIG, to_yaml(cfg))
