@@ -117,8 +117,9 @@ def test_sign_rule_projunn_and_resume_under_torchrun(tmp_path):
         single = tmp_path / f"single-{name}"
         train(load_config("copy-hadamrnn", TINY + distributed_runs.RUNS[name]), single, quiet=True)
         assert_same_run(single, tmp_path / name)
-    flips = [r["sign_flips"] for r in read_metrics(tmp_path / "bop") if r["split"] == "val"]
-    assert sum(flips) > 0, flips  # Bop did flip signs
+    val = [r for r in read_metrics(tmp_path / "bop") if r["split"] == "val"]
+    assert sum(r.get("sign_flips", 0) for r in val) > 0, val  # Bop did flip signs
+    assert val[-1]["selected_step"] < 8  # train.keep_best: the final model is rank 0's best.safetensors
     # resumed at step 4 with the same world size: bit-identical to the uninterrupted run
     straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
