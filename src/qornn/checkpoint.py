@@ -174,20 +174,23 @@ def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
     return meta
 
 
-def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """All tensors and the metadata of a qornn safetensors file, checksum verified; else a CheckpointError.
-
-    The file is read with one ``read()`` of one open handle, so a concurrent atomic replacement gives
-    either the old or the new file, never a mix.
-    """
-    path = Path(path)
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a file, read with one ``read()`` of one open handle (a concurrent atomic replacement
+    gives either the old or the new file, never a mix); a CheckpointError naming it if it cannot be read."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except FileNotFoundError:
         raise CheckpointError(f"{path} does not exist") from None
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_tensors(path: Path, data: bytes | None = None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors (on the CPU) and the metadata of a qornn safetensors file, checksum verified; else a
+    CheckpointError.  ``data``: the file's bytes, already read (e.g. by another process), named ``path``."""
+    path = Path(path)
+    data = read_bytes(path) if data is None else data
     metadata = _header_metadata(data, path)
     try:
         tensors = load_bytes(data)
@@ -228,9 +231,10 @@ def load_model_tensors(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
         raise CheckpointError(f"{path} does not match the run's model ({first})") from None
 
 
-def load_model(path: Path, model: torch.nn.Module) -> dict[str, Any]:
-    """Load model tensors from a model file or a checkpoint; returns the decoded metadata."""
-    tensors, meta = read_tensors(path)
+def load_model(path: Path, model: torch.nn.Module, data: bytes | None = None) -> dict[str, Any]:
+    """Load model tensors from a model file or a checkpoint (onto the device of the model's tensors);
+    returns the decoded metadata.  ``data``: the file's bytes, already read."""
+    tensors, meta = read_tensors(path, data)
     load_model_tensors(model, tensors, path)
     return decoded_metadata(meta, path)
 
@@ -306,13 +310,16 @@ def _optimizer_state(tensors, scalars: dict, params: list, path: Path) -> dict[i
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                    check=None) -> dict[str, Any]:
+                    check=None, data: bytes | None = None) -> dict[str, Any]:
     """Restore model, optimizer, scheduler and RNG; returns {'step', 'extra', 'state' (tensors), 'config'}.
 
     Everything is checked (checksum, metadata keys and types, ``check(metadata)`` if given, optimizer
     tensor shapes, RNG state size, finite values) before the model, optimizer and RNG are touched.
+    Tensors are read on the CPU and copied to the device of the model's parameters (the optimizer state
+    follows its parameters), so a checkpoint written on one device resumes on any other; the returned
+    ``state`` tensors stay on the CPU.  ``data``: the file's bytes, already read.
     """
-    tensors, meta = read_tensors(path)
+    tensors, meta = read_tensors(path, data)
     values = _checkpoint_metadata(meta, path)
     if check is not None:
         check(meta)

@@ -128,6 +128,8 @@ class TrainConfig:
     memory_check: bool = True
     #: Also write every metrics.jsonl record as scalars to RUN/tensorboard/ (needs the tensorboard package).
     tensorboard: bool = False
+    #: auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps (qornn.devices); --device sets it.
+    device: str = "auto"
 
 
 @dataclass
@@ -204,7 +206,8 @@ def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...
 
 #: Keys that ``qornn train --resume DIR --set ...`` may change: they leave the model and the data unchanged.
 RESUME_KEYS = ("train.budget_minutes", "train.steps", "train.epochs", "train.eval_every", "train.checkpoint_every",
-               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size", "train.tensorboard")
+               "train.log_every", "train.progress", "train.threads", "train.eval_batch_size", "train.tensorboard",
+               "train.device")
 
 
 def resume_config(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
@@ -325,7 +328,11 @@ def field_types() -> dict[str, str]:
 
 
 def validate_config(cfg: Config) -> None:
-    """Every key of :data:`LIMITS` within its range (null only for ``Optional`` keys); ConfigError if not."""
+    """Every key of :data:`LIMITS` within its range (null only for ``Optional`` keys), and a known
+    ``train.device`` name; ConfigError if not."""
+    from .devices import check_device_name
+
+    check_device_name(cfg.train.device)
     types = field_types()
     for key, value in flatten(config_to_dict(cfg)).items():
         limits = LIMITS.get(key)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from . import jsonio
 from .checkpoint import atomic_write_text, check_stored_config, load_model_tensors, read_tensors
 from .config import Config, from_yaml_file
 from .errors import CheckpointError, ConfigError, OutputError, QornnError
@@ -71,8 +72,10 @@ def verified_weights(run_dir: Path, cfg: Config | None = None) -> tuple[Config, 
     return cfg, path, tensors
 
 
-def load_trained(run_dir: Path, data_dir: str | None = None):
-    """(cfg, task, model) of a run folder, the model in eval mode with its saved (verified) weights."""
+def load_trained(run_dir: Path, data_dir: str | None = None, device: str | torch.device = "cpu"):
+    """(cfg, task, model) of a run folder, the model in eval mode with its saved (verified) weights, on
+    ``device`` (a ``train.device`` name or a torch.device; the weights load on any device)."""
+    from .devices import resolve_device
     from .model import build_model
     from .tasks import build_task
 
@@ -82,6 +85,7 @@ def load_trained(run_dir: Path, data_dir: str | None = None):
     task = build_task(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, task.info)
+    model.to(device if isinstance(device, torch.device) else resolve_device(device))
     load_model_tensors(model, tensors, path)
     model.eval()
     return cfg, task, model
@@ -136,6 +140,74 @@ def truncate_metrics(run_dir: Path, last_step: int, log_every: int | None = None
 
     lines = [line for line, r in _metric_lines(run_dir) if kept(r)]
     atomic_write_text(Path(run_dir) / METRICS, "".join(line + "\n" for line in lines))
+
+
+class MetricsLog:
+    """Appends one JSON object per line to metrics.jsonl (with ``tensorboard``, also to RUN/tensorboard/);
+    ``path=None``: writes nothing (the ranks other than 0 of a data-parallel run)."""
+
+    def __init__(self, path: Path | None, tensorboard: bool = False, first_step: int | None = None):
+        self.path = path
+        self.board = None
+        if tensorboard and path is not None:
+            from .tensorboard_log import FOLDER, TensorBoardLog
+
+            self.board = TensorBoardLog(path.parent / FOLDER, first_step)
+
+    def write(self, record: dict) -> None:
+        if self.path is None:
+            return
+        with open(self.path, "a") as f:
+            f.write(jsonio.dumps(record) + "\n")  # NaN / inf → null (JSON has neither)
+            f.flush()
+        if self.board is not None:
+            self.board.write(record)
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+
+
+def finished_message(out: Path, step: int, total: int, elapsed_s: float, tcfg) -> str | None:
+    """Why a finished run (summary written) has nothing left to train, or None."""
+    if not (out / SUMMARY).is_file():
+        return None
+    if step >= total:
+        return (f"{out} is finished ({step}/{total} steps); nothing to do (extend it with --set train.steps=N "
+                f"or train.epochs=E)")
+    if tcfg.budget_minutes and elapsed_s >= tcfg.budget_minutes * 60:
+        return (f"{out} stopped at its time budget ({tcfg.budget_minutes} min, step {step}/{total}); nothing to "
+                f"do (extend it with --set train.budget_minutes=M)")
+    return None
+
+
+# ---- summary.json --------------------------------------------------------------------------------------
+def make_summary(cfg: Config, model: torch.nn.Module, steps: int, total_steps: int, runtime_s: float,
+                 final: dict, stopped_early: bool = False, **extra) -> dict:
+    """The summary.json record of a run folder (``qornn train`` and ``qornn quantize`` write the same keys):
+    steps, runtime, what was trained, ``final`` (the val/test metrics), the model's size in bits, ``extra``."""
+    from .size import model_size
+
+    return {"steps": steps, "total_steps": total_steps, "stopped_early": stopped_early, "runtime_s": runtime_s,
+            "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
+            "description": cfg.description, "seed": cfg.seed, **final,
+            "total_bits": model_size(model)["total_bits"], **extra}
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    """summary.json, strict JSON (non-finite numbers as null), written atomically."""
+    atomic_write_text(Path(run_dir) / SUMMARY, jsonio.dumps(summary, indent=2) + "\n")
+
+
+def score_line(test: dict, baseline_name: str = "") -> str:
+    """``test loss 0.0123 (below the memoryless baseline 0.17), accuracy 99.50%`` from test metrics."""
+    line = f"test loss {test['loss']:.6g}"
+    if test.get("baseline") is not None:
+        verdict = "below" if test["loss"] < test["baseline"] else "NOT below"
+        line += f" ({verdict} the {baseline_name} baseline {test['baseline']:.6g})"
+    if "accuracy" in test:
+        line += f", accuracy {100 * test['accuracy']:.2f}%"
+    return line
 
 
 #: Keys and JSON types of summary.json that readers rely on.

@@ -139,10 +139,7 @@ def run(args) -> int:
     if not args.quiet:
         line = f"PTQ ({label}): {summary['total_bits']} bits"
         if "test" in summary:
-            test = summary["test"]
-            line += f", test loss {test['loss']:.6g}"
-            if "accuracy" in test:
-                line += f", accuracy {100 * test['accuracy']:.2f}%"
+            line += f", {rundir.score_line(summary['test'], task.info.baseline_name)}"
         before = (source_summary.get("test") or {}).get("loss")
         if before is not None:
             line += f" (before: test loss {before:.6g}, {source_summary.get('total_bits')} bits)"
@@ -156,7 +153,6 @@ def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, sourc
     from ..checkpoint import atomic_write_text, save_model
     from ..config import config_to_dict
     from ..jsonio import dumps
-    from ..size import model_size
     from ..train import evaluate
 
     save_model(out / rundir.MODEL, new, {"step": step, "config": config_to_dict(new_cfg), "ptq_from": str(src)})
@@ -170,12 +166,8 @@ def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, sourc
         atomic_write_text(out / rundir.METRICS, "".join(line + "\n" for line in lines))
     else:
         atomic_write_text(out / rundir.METRICS, "")
-    summary = {"steps": step, "total_steps": step, "stopped_early": False,
-               "runtime_s": time.perf_counter() - start, "task": new_cfg.task.name,
-               "recurrent": new_cfg.model.recurrent, "hidden_size": new_cfg.model.hidden_size,
-               "description": new_cfg.description, "seed": new_cfg.seed, **final,
-               "total_bits": model_size(new)["total_bits"],
-               "ptq": {"source": str(src), **changes, "source_test": source_summary.get("test"),
-                       "source_total_bits": source_summary.get("total_bits")}}
-    atomic_write_text(out / rundir.SUMMARY, dumps(summary, indent=2) + "\n")
+    summary = rundir.make_summary(new_cfg, new, step, step, time.perf_counter() - start, final,
+                                  ptq={"source": str(src), **changes, "source_test": source_summary.get("test"),
+                                       "source_total_bits": source_summary.get("total_bits")})
+    rundir.write_summary(out, summary)
     return summary

@@ -22,6 +22,9 @@ def register(sub) -> None:
                    help="train N runs with seeds seed, seed+1, ... into OUT/seed-<s>/ (default 1: OUT itself)")
     p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="data folder for data-backed tasks (default $QORNN_DATA, else ~/.cache/qornn-data)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps; sets train.device. "
+                        "Several processes: torchrun --nproc_per_node N -m qornn train ... (docs/scaling.md)")
     p.set_defaults(func=run)
 
 
@@ -38,11 +41,12 @@ def run(args) -> int:
     tune_malloc()  # keep freed (B, T, n) blocks: copy-hadamrnn steps 1.65x faster on the reference engine
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} is not allowed; use a positive integer")
+    overrides = list(args.overrides or ()) + ([f"train.device={args.device}"] if args.device else [])
     if args.resume:
         if args.config or args.out or args.data_dir or args.seeds != 1:
             raise ConfigError("--resume DIR takes the run's own config; do not combine it with --config, "
                               "--out, --data-dir or --seeds (--set only for keys that extend the run)")
-        extend = list(args.overrides or ())
+        extend = overrides
         runs = seed_dirs(args.resume) if not (Path(args.resume) / "config.yaml").is_file() else []
         if not runs:  # a single run folder
             train(None, args.resume, resume=True, quiet=args.quiet, extend=extend, command=args.command_line)
@@ -53,7 +57,7 @@ def run(args) -> int:
         raise ConfigError("--out DIR is required (the run folder to create), or --resume DIR")
     if not args.config:
         raise ConfigError("--config is required: a preset name (see `qornn presets`) or a YAML file")
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, overrides)
     if args.data_dir:
         cfg.task.data_dir = str(Path(args.data_dir).expanduser().resolve())
     if args.seeds == 1:

@@ -56,6 +56,13 @@ class Task:
     def train_batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def train_rows(self, step: int, batch_size: int, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``rows`` of ``train_batch(step, batch_size)``: one process's share of the global batch in
+        data-parallel training (:mod:`qornn.distributed`).  Generated tasks draw the whole batch (the
+        draws of a generator come in order), then slice it."""
+        x, y = self.train_batch(step, batch_size)
+        return x[rows], y[rows]
+
     def eval_batches(self, split: str, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         raise NotImplementedError
 
@@ -106,9 +113,13 @@ class ArrayTask(Task):
         return self._perm_cache[1]
 
     def train_batch(self, step: int, batch_size: int):
+        return self.train_rows(step, batch_size, slice(None))
+
+    def train_rows(self, step: int, batch_size: int, rows: slice):
+        """Only the rows asked for are gathered from the training split."""
         per_epoch = self.steps_per_epoch(batch_size)
         epoch, k = divmod(step, per_epoch)
-        idx = self._epoch_perm(epoch)[k * batch_size:(k + 1) * batch_size]
+        idx = self._epoch_perm(epoch)[k * batch_size:(k + 1) * batch_size][rows]
         x, y = self.splits["train"]
         return x[idx], y[idx]
 

@@ -25,8 +25,8 @@ class PixelMNIST(ArrayTask):
     def _prepare(self, x, y):
         return x.to(torch.float32).div_(255.0).unsqueeze(-1), y
 
-    def train_batch(self, step: int, batch_size: int):
-        return self._prepare(*super().train_batch(step, batch_size))
+    def train_rows(self, step: int, batch_size: int, rows: slice):
+        return self._prepare(*super().train_rows(step, batch_size, rows))
 
     def eval_batches(self, split: str, batch_size: int):
         for x, y in super().eval_batches(split, batch_size):
