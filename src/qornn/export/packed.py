@@ -10,23 +10,27 @@ with :func:`numpy.packbits`):
     output_bias      32 bits
 
 and, as string metadata, ``format`` (:data:`FORMAT`), ``model`` (every scalar of the integer model
-as JSON: kind, sizes, bit widths, exponents, multiplier, unit and output scale), ``arrays``
-(name → [shape, bits]) and ``sha256`` (of tensors and metadata, :func:`qornn.checkpoint.digest`).
-:func:`load_packed` checks all of it and returns the integer model, whose outputs are those of
-the exported one; a truncated, edited or foreign file is a :class:`~qornn.errors.CheckpointError`.
+as JSON: kind, sizes, bit widths, exponents, multiplier, unit and output scale; the shape and bit
+width of each array follow from them) and ``checksum`` (the first 16 hex digits of the SHA-256 of
+tensors and metadata, :func:`qornn.checkpoint.digest`).  The header costs under 1 KiB, so the file
+is within 1 KiB of the size ``qornn info`` counts.  :func:`load_packed` checks all of it and returns
+the integer model, whose outputs are those of the exported one; a truncated, edited or foreign file
+is a :class:`~qornn.errors.CheckpointError`.
 """
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
-from ..checkpoint import _atomic_save_tensors, _header_metadata, digest
+from ..checkpoint import _header_metadata, atomic_write_bytes, digest
 from ..errors import CheckpointError, ConfigError
 from ..quant import storage_bits_per_weight
 from .integer_model import ARRAY_FIELDS, IntegerModel, check_activation_bits, check_bounds
@@ -35,6 +39,7 @@ __all__ = ["FORMAT", "save_packed", "load_packed", "pack_bits", "unpack_bits", "
 
 FORMAT = "qornn-packed-1"
 UNSIGNED = ("signs", "perm")
+CHECKSUM_DIGITS = 16
 
 
 def pack_bits(values: np.ndarray, bits: int) -> np.ndarray:
@@ -75,15 +80,14 @@ def _stored(name: str, values: np.ndarray) -> np.ndarray:
 def save_packed(spec: IntegerModel, path: Path) -> int:
     """Write ``spec`` to ``path`` (atomically); returns the file size in bytes."""
     widths = array_bits(spec)
-    tensors, layout = {}, {}
-    for name, values in spec.arrays().items():
-        tensors[name] = torch.from_numpy(pack_bits(_stored(name, values), widths[name]))
-        layout[name] = [list(values.shape), widths[name]]
-    scalars = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in spec.scalars().items()}
-    metadata = {"format": FORMAT, "model": json.dumps(scalars, separators=(",", ":")),
-                "arrays": json.dumps(layout, separators=(",", ":"))}
-    _atomic_save_tensors(Path(path), tensors, metadata)
-    return Path(path).stat().st_size
+    tensors = {name: torch.from_numpy(pack_bits(_stored(name, values), widths[name]))
+               for name, values in spec.arrays().items()}
+    scalars = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in spec.scalars().items() if v is not None}
+    metadata = {"format": FORMAT, "model": json.dumps(scalars, separators=(",", ":"))}
+    metadata["checksum"] = digest(tensors, metadata)[:CHECKSUM_DIGITS]
+    data = save_bytes(tensors, metadata)
+    atomic_write_bytes(Path(path), data)
+    return len(data)
 
 
 def _read(path: Path) -> tuple[dict, dict]:
@@ -102,7 +106,8 @@ def _read(path: Path) -> tuple[dict, dict]:
     except (SafetensorError, OSError, ValueError, RuntimeError, OverflowError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path} is corrupted or truncated ({first[:160]})") from None
-    if digest(tensors, metadata) != metadata.get("sha256"):
+    if digest(tensors, {k: v for k, v in metadata.items() if k != "checksum"})[:CHECKSUM_DIGITS] \
+            != metadata.get("checksum"):
         raise CheckpointError(f"{path}: checksum mismatch (the file was changed or damaged after qornn wrote it)")
     return tensors, metadata
 
@@ -113,14 +118,15 @@ def _expected_shapes(s: dict) -> dict:
             "output_weight": [s["output_size"], n], "bias": [n], "modrelu_bias": [n], "output_bias": [s["output_size"]]}
 
 
-def _unpack_arrays(tensors: dict, layout: dict, scalars: dict, path: Path) -> dict:
-    shapes, arrays = _expected_shapes(scalars), {}
-    for name, (shape, bits) in layout.items():
-        if name not in ARRAY_FIELDS or shape != shapes[name] or name not in tensors:
-            raise CheckpointError(f"{path}: array {name!r} of shape {shape} does not fit the model")
+def _unpack_arrays(tensors: dict, scalars: dict, path: Path) -> dict:
+    shapes, widths, arrays = _expected_shapes(scalars), array_bits(SimpleNamespace(**scalars)), {}
+    for name, packed in tensors.items():
+        if name not in ARRAY_FIELDS:
+            raise CheckpointError(f"{path}: unknown array {name!r}; allowed: {', '.join(ARRAY_FIELDS)}")
+        shape, bits = shapes[name], widths[name]
         count = math.prod(shape)
-        data = tensors[name].numpy()
-        if data.dtype != np.uint8 or data.size != (count * bits + 7) // 8 or not 1 <= bits <= 32:
+        data = packed.numpy()
+        if data.dtype != np.uint8 or data.size != (count * bits + 7) // 8:
             raise CheckpointError(f"{path}: array {name!r} holds {data.size} bytes, expected {(count * bits + 7) // 8}")
         values = unpack_bits(data, count, bits, name not in UNSIGNED).reshape(shape)
         arrays[name] = 1 - 2 * values if name == "signs" else values
@@ -146,14 +152,14 @@ def load_packed(path) -> IntegerModel:
     path = Path(path)
     tensors, metadata = _read(path)
     try:
-        scalars, layout = json.loads(metadata["model"]), json.loads(metadata["arrays"])
-        arrays = _unpack_arrays(tensors, layout, scalars, path)
+        scalars = {"recurrent_bits": None, **json.loads(metadata["model"])}
+        arrays = _unpack_arrays(tensors, scalars, path)
         spec = IntegerModel(**scalars, **arrays)
         check_activation_bits(spec.activation_bits)
         check_bounds(spec)
     except CheckpointError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, ConfigError) as exc:
         raise CheckpointError(f"{path}: malformed model description ({' '.join(str(exc).split())[:160]})") from None
     _check_structure(spec, path)
     return spec
