@@ -123,7 +123,7 @@ def test_fewer_bits_give_larger_errors():
 def test_block_permutation_is_folded_into_the_frame():
     _, spec, x = build("block-hadamrnn-perm", 32)
     assert spec.perm is not None and not np.array_equal(spec.perm, np.arange(32))
-    frame = spec.frame_arrays()
+    frame = spec.step_params(0, frame=True)
     assert np.array_equal(frame["input_weight"], spec.input_weight[spec.perm])
 
 
@@ -147,7 +147,24 @@ def test_generated_c_has_no_float_malloc_or_libm():
     body = code.split("qnn_requires_arithmetic_shift", 1)[1]
     for word in ("float", "double", "malloc", "math.h", "#include <stdio.h>"):
         assert word not in body
-    assert "qnn_fwht" in code and "qnn_signs" in code
+    assert "qnn_fwht" in code and "qnn_sign_mask" in code
+
+
+def test_odd_power_scale_is_folded_into_two_grids_or_a_multiplier():
+    model, spec, x = build("block-hadamrnn-perm", 32, 12)  # m = 8 = 2^3: 1/sqrt(8) is not a power of two
+    assert spec.parities == 2 and spec.recurrent_multiplier == 1 and spec.odd_scale in (-1, 1)
+    p0, p1 = spec.step_params(0), spec.step_params(1)
+    assert p1["recurrent_shift"] == p0["recurrent_shift"] + spec.odd_scale
+    ratio = p1["input_weight"] / (spec.input_weight * 2.0 ** spec.fraction_bits + 1e-300)
+    used = spec.input_weight != 0
+    assert np.allclose(ratio[used], np.sqrt(2.0) ** -spec.odd_scale, rtol=2 ** -(spec.fraction_bits - 1))
+    other = integer_model(model, calibrate(model, RandomTask(False, 3), 2, 4), 12, odd_scale="multiply")
+    assert other.parities == 1 and other.recurrent_multiplier > 1
+    with torch.no_grad():
+        want = model(x)
+    for s in (spec, other):  # both close to the float model; the reference equals the fake-quantized model
+        assert float((IntegerExactModel(s)(x) - want).abs().max()) < 0.05 * float(want.abs().max())
+        assert np.array_equal(integer_forward(s, integer_inputs(s, x)), IntegerExactModel(s).integer_outputs(x).numpy())
 
 
 @needs_cc
@@ -156,7 +173,7 @@ def test_saturation_is_exercised_and_still_exact(tmp_path):
     spec = dataclasses.replace(spec, state_exponent=spec.state_exponent - 3)  # a range 8x too small: saturates
     write_c(spec, tmp_path)
     x = random_inputs(spec, 4, 40, seed=1)
-    frame = spec.frame_arrays()
+    frame = spec.step_params(0, frame=True)
     from qornn.export.reference import integer_step
     a = np.zeros((4, 16), dtype=np.int64)
     hits = 0

@@ -37,7 +37,8 @@ def _run(cmd: list, what: str, **kwargs) -> subprocess.CompletedProcess:
         raise BuildError(f"{what} failed: {' '.join(str(exc).split())[:200]}") from None
     if done.returncode != 0:
         err = done.stderr.decode("utf-8", "replace") if isinstance(done.stderr, bytes) else done.stderr
-        first = next((line for line in err.splitlines() if line.strip()), f"exit code {done.returncode}")
+        lines = [line for line in err.splitlines() if line.strip()]
+        first = next((line for line in lines if "error" in line), lines[0] if lines else f"exit code {done.returncode}")
         raise BuildError(f"{what} failed (exit code {done.returncode}): {first.strip()[:200]}")
     return done
 

@@ -97,7 +97,11 @@ def fixed_point(value: float, bits: int = MULTIPLIER_BITS) -> tuple[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class IntegerModel:
-    """An integer-only sequence model (see the module docstring); arrays are int64, in the model's order."""
+    """An integer-only sequence model (see the module docstring); arrays are int64, in the model's order.
+
+    Scalars and arrays are those of the parity-0 grid; with ``odd_scale`` σ = ±1 the states of odd
+    steps live on a grid √2^σ times coarser, whose tables :meth:`step_params` derives.
+    """
 
     kind: str  # the recurrent operator's kind: "signed-hadamard" or "dense"
     n: int
@@ -113,13 +117,15 @@ class IntegerModel:
     recurrent_bits: int | None
     block_size: int
     recurrent_multiplier: int  # μ
-    recurrent_shift: int  # ρ
+    recurrent_shift: int  # ρ (parity 0)
     input_exponent: int  # e_x (features)
     state_exponent: int  # e_h
     bias_exponent: int  # e_b
     modrelu_exponent: int  # e_m
+    odd_scale: int  # σ: 0 (one grid) or ±1 (odd steps on a grid √2^σ times the even one)
+    fraction_bits: int  # g: extra bits of the odd steps' U, b and modReLU bias
     unit: float  # u, in model units
-    output_scale: float  # Δ_out
+    output_scale: float  # Δ_out (parity 0)
     input_weight: np.ndarray  # (n, input_size) p-bit codes
     bias: np.ndarray  # (n,) B-bit codes
     output_weight: np.ndarray  # (output_size, n) p-bit codes
@@ -129,20 +135,10 @@ class IntegerModel:
     recurrent_weight: np.ndarray | None = None  # (n, n) k-bit codes (dense)
     modrelu_bias: np.ndarray | None = None  # (n,) B-bit codes (modReLU inside the recurrence)
 
-    # ---- derived shifts (every term of the accumulator is an exact left shift) ------------------------
     @property
-    def acc_exponent(self) -> int:
-        exps = [0, self.state_exponent - self.recurrent_shift, self.bias_exponent]
-        if self.modrelu_bias is not None:
-            exps.append(self.modrelu_exponent)
-        return min(exps)
-
-    @property
-    def shifts(self) -> dict:
-        """Left shifts into the accumulator, and the state quantizer's right shift."""
-        e = self.acc_exponent
-        return {"input": -e, "recurrent": self.state_exponent - self.recurrent_shift - e,
-                "bias": self.bias_exponent - e, "modrelu": self.modrelu_exponent - e, "state": self.state_exponent - e}
+    def parities(self) -> int:
+        """1, or 2 when step t uses the tables of parity t mod 2 (t = 1, 2, ...)."""
+        return 2 if self.odd_scale else 1
 
     @property
     def state_range(self) -> tuple[int, int]:
@@ -153,13 +149,30 @@ class IntegerModel:
         """Allowed input values: token ids, or B-bit input codes."""
         return (0, self.input_size - 1) if self.input_kind == "tokens" else self.state_range
 
-    def frame_arrays(self) -> dict:
-        """U, b, modReLU bias and V in the operator's frame (h' = h[p]), where W is s ⊙ T: no permutation
-        is left at run time."""
-        p = self.perm if self.perm is not None else slice(None)
-        out = {"input_weight": self.input_weight[p], "bias": self.bias[p], "output_weight": self.output_weight[:, p]}
-        out["modrelu_bias"] = None if self.modrelu_bias is None else self.modrelu_bias[p]
-        return out
+    def _fold(self, values, parity: int, extra_bits: int):
+        """Parity-1 codes of parity-0 codes: ⌊v·√2^{−σ}·2^{extra} + 1/2⌋ (identity for parity 0)."""
+        if values is None or parity == 0:
+            return values
+        return np.floor(values * math.sqrt(2.0) ** -self.odd_scale * 2.0 ** extra_bits + 0.5).astype(np.int64)
+
+    def step_params(self, parity: int = 0, frame: bool = False) -> dict:
+        """Tables, shifts and output scale of the steps t ≡ parity (mod 2), in the operator's frame when
+        ``frame`` (h' = h[p], where W is r·(s ⊙ T): no permutation is left at run time)."""
+        g = self.fraction_bits * parity
+        rho = self.recurrent_shift + self.odd_scale * parity
+        exps = {"input": -g, "recurrent": self.state_exponent - rho, "bias": self.bias_exponent - g,
+                "modrelu": self.modrelu_exponent - g}
+        if self.modrelu_bias is None:
+            del exps["modrelu"]
+        acc = min(exps.values())
+        shifts = {k: e - acc for k, e in exps.items()} | {"state": self.state_exponent - acc}
+        p = self.perm if frame and self.perm is not None else slice(None)
+        mod = self._fold(self.modrelu_bias, parity, g)
+        return {"input_weight": self._fold(self.input_weight, parity, g)[p],
+                "bias": self._fold(self.bias, parity, g)[p], "modrelu_bias": None if mod is None else mod[p],
+                "output_weight": self.output_weight[:, p], "output_bias": self._fold(self.output_bias, parity, 0),
+                "recurrent_shift": rho, "shifts": shifts,
+                "output_scale": self.output_scale * math.sqrt(2.0) ** (self.odd_scale * parity)}
 
     def quantize_inputs(self, x) -> np.ndarray:
         """Input codes of float features x (…, input_size): sat_B(⌊x·2^{−e_x} + 1/2⌋); token ids pass through."""
@@ -167,11 +180,12 @@ class IntegerModel:
             return np.asarray(x, dtype=np.int64)
         return quantize_to_exponent(np.asarray(x, dtype=np.float64), self.input_exponent, self.activation_bits)
 
-    def recurrent_operator(self, dtype=torch.float64):
-        """W with the fixed-point scale μ·2^{−ρ}, as a recurrent operator (what the fake-quantized model steps with)."""
+    def recurrent_operator(self, parity: int = 0, dtype=torch.float64):
+        """W with the scale μ·2^{−ρ_parity} of the steps of that parity, as a recurrent operator (what the
+        fake-quantized model steps with, in units of the parity's grid)."""
         from ..operators import DenseOperator, SignedHadamardOperator
 
-        scale = self.recurrent_multiplier * 2.0 ** -self.recurrent_shift
+        scale = self.recurrent_multiplier * 2.0 ** -self.step_params(parity)["recurrent_shift"]
         if self.kind == "signed-hadamard":
             perm = None if self.perm is None else torch.from_numpy(self.perm)
             return SignedHadamardOperator(torch.tensor(self.signs, dtype=dtype), self.block_size, scale, perm)
@@ -183,27 +197,17 @@ class IntegerModel:
 
         return integer_forward(self, inputs)
 
-    def logits(self, inputs) -> np.ndarray:
-        return self(inputs) * self.output_scale
-
     def scalars(self) -> dict:
         """Every field that is not an array (JSON-serialisable)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if not _is_array_field(f.name)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ARRAY_FIELDS}
 
     def arrays(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if _is_array_field(f.name) and getattr(self, f.name) is not None}
-
-    def with_arrays(self, **arrays) -> "IntegerModel":
-        return replace(self, **arrays)
+                if f.name in ARRAY_FIELDS and getattr(self, f.name) is not None}
 
 
 ARRAY_FIELDS = ("input_weight", "bias", "output_weight", "output_bias", "signs", "perm", "recurrent_weight",
                 "modrelu_bias")
-
-
-def _is_array_field(name: str) -> bool:
-    return name in ARRAY_FIELDS
 
 
 # ---- from a trained model -----------------------------------------------------------------------------
@@ -251,12 +255,13 @@ def _recurrent_facts(rnn) -> dict:
     facts = rnn.recurrent_operator().detach().describe()
     if facts["kind"] == "signed-hadamard":
         signs = np.asarray(facts["signs"], dtype=np.float64)
-        if not np.all(np.abs(signs) == 1):
-            raise ConfigError("the Hadamard operator's signs are not all ±1; cannot export it to integers")
+        m = int(facts["block_size"])
+        if not np.all(np.abs(signs) == 1) or abs(float(facts["scale"]) * math.sqrt(m) - 1) > 1e-6:
+            raise ConfigError("the Hadamard operator's signs are not all ±1 or its scale is not 1/√m; "
+                              "cannot export it to integers")
         perm = None if facts["perm"] is None else np.asarray(facts["perm"], dtype=np.int64)
-        return {"kind": facts["kind"], "signs": signs.astype(np.int64), "perm": perm,
-                "block_size": int(facts["block_size"]), "scale": float(facts["scale"]),
-                "row_sum": int(facts["block_size"])}
+        return {"kind": facts["kind"], "signs": signs.astype(np.int64), "perm": perm, "block_size": m,
+                "scale": 2.0 ** (-(m.bit_length() - 1) / 2), "row_sum": m}
     if facts["kind"] == "dense":
         if rnn.recurrent_bits is None:
             raise ConfigError(f"model.recurrent={rnn.recurrent!r} with recurrent_bits=null has a full-precision W; "
@@ -267,9 +272,29 @@ def _recurrent_facts(rnn) -> dict:
     raise ConfigError(f"recurrent operator {facts['kind']!r} has no integer export; allowed: signed-hadamard, dense")
 
 
-def integer_model(model, calibration, bits: int) -> IntegerModel:
+#: How 1/√m is applied when m is an odd power of two: folded into alternating state grids, or a multiply.
+ODD_SCALES = ("fold", "multiply")
+
+
+def _recurrent_scale(rec: dict, odd_scale: str, state_units: float, bits: int, state_exp: int) -> tuple:
+    """(μ, ρ, σ): W = μ·2^{−ρ}·(s ⊙ T or W_int) on the parity-0 grid, σ the odd steps' grid (0: none)."""
+    if odd_scale not in ODD_SCALES:
+        raise ConfigError(f"odd_scale={odd_scale!r} is not allowed; use one of {', '.join(ODD_SCALES)}")
+    if rec["kind"] == "signed-hadamard":
+        ell = rec["block_size"].bit_length() - 1
+        if ell % 2 == 0:
+            return 1, ell // 2, 0
+        if odd_scale == "fold":  # odd grid √2 finer when its range still covers the state, else √2 coarser
+            sigma = -1 if state_units <= (2 ** (bits - 1) - 1) * 2.0 ** state_exp * math.sqrt(0.5) else 1
+            return 1, (ell + 1) // 2 if sigma < 0 else (ell - 1) // 2, sigma
+    span = max(1, rec["row_sum"]) * 2 ** (bits - 1)
+    return (*fixed_point(rec["scale"], min(MULTIPLIER_BITS, EXACT_BITS - 2 - span.bit_length())), 0)
+
+
+def integer_model(model, calibration, bits: int, odd_scale: str = "fold") -> IntegerModel:
     """The integer model of a trained ``SequenceModel`` for B = ``bits`` activation bits and calibrated
-    ranges ``calibration`` (:class:`qornn.export.Calibration`)."""
+    ranges ``calibration`` (:class:`qornn.export.Calibration`); ``odd_scale`` says how 1/√m is applied for
+    an odd power of two m (:data:`ODD_SCALES`)."""
     check_activation_bits(bits)
     rnn = _supported_rnn(model)
     rec = _recurrent_facts(rnn)
@@ -279,8 +304,7 @@ def integer_model(model, calibration, bits: int) -> IntegerModel:
     input_exp = 0 if tokens else power_of_two_exponent(calibration.input_max, bits)
     unit = u_step * 2.0 ** input_exp
     state_exp = power_of_two_exponent(calibration.state_max / unit, bits)
-    span = max(1, rec["row_sum"]) * 2 ** (bits - 1)
-    mult, shift = fixed_point(rec["scale"], min(MULTIPLIER_BITS, EXACT_BITS - 2 - span.bit_length()))
+    mult, shift, sigma = _recurrent_scale(rec, odd_scale, calibration.state_max / unit, bits, state_exp)
 
     def vector(tensor, floor_exp):  # B-bit codes of a bias on its own power-of-two range (units of u)
         values = np.zeros(rnn.hidden_size) if tensor is None else tensor.detach().double().numpy() / unit
@@ -299,30 +323,57 @@ def integer_model(model, calibration, bits: int) -> IntegerModel:
         linear=rnn.linear_recurrence, nonlinearity=rnn.nonlinearity, activation_bits=bits,
         input_bits=rnn.input_bits, output_bits=model.output_bits, recurrent_bits=rnn.recurrent_bits,
         block_size=rec["block_size"], recurrent_multiplier=mult, recurrent_shift=shift, input_exponent=input_exp,
-        state_exponent=state_exp, bias_exponent=bias_exp, modrelu_exponent=mod_exp, unit=unit,
-        output_scale=out_scale, input_weight=u_codes, bias=bias, output_weight=v_codes,
-        output_bias=np.floor(c / out_scale + 0.5).astype(np.int64), signs=rec.get("signs"), perm=rec.get("perm"),
-        recurrent_weight=rec.get("recurrent_weight"), modrelu_bias=mod)
+        state_exponent=state_exp, bias_exponent=bias_exp, modrelu_exponent=mod_exp, odd_scale=sigma,
+        fraction_bits=0, unit=unit, output_scale=out_scale, input_weight=u_codes, bias=bias,
+        output_weight=v_codes, output_bias=np.floor(c / out_scale + 0.5).astype(np.int64), signs=rec.get("signs"),
+        perm=rec.get("perm"), recurrent_weight=rec.get("recurrent_weight"), modrelu_bias=mod)
+    if sigma:
+        spec = replace(spec, fraction_bits=_fraction_bits(spec))
     check_bounds(spec)
     return spec
 
 
-def check_bounds(spec: IntegerModel) -> None:
-    """A ConfigError unless every accumulator of ``spec`` fits its integer type (int32 transform, input and
-    readout sums; int64 accumulator, below 2^52 so that float64 fake quantization is exact too)."""
+#: Fewest and most fraction bits g of the odd steps' tables (U·√2^{−σ} to g bits below U's own step).
+FRACTION_BITS = (3, 14)
+
+
+def _fraction_bits(spec: IntegerModel) -> int:
+    """g for the odd-step tables: the largest one (up to 14 − p, so that U·√2·2^g fits int16) whose accumulator
+    stays below 2^31 (an int32, vectorizable loop), else the largest (an int64 loop)."""
+    top = FRACTION_BITS[1] - spec.input_bits
+    for g in range(top, FRACTION_BITS[0] - 1, -1):
+        if accumulator_bounds(replace(spec, fraction_bits=g))["accumulator"] < 2 ** 31:
+            return g
+    return top
+
+
+def accumulator_bounds(spec: IntegerModel) -> dict:
+    """Largest magnitudes of the transform, the input projection, the readout and the accumulator (over the
+    parities), from the bit widths and the tables."""
     state = 2 ** (spec.activation_bits - 1)
-    limit32 = 2 ** 31 - 1
     row = spec.block_size if spec.kind == "signed-hadamard" else int(np.abs(spec.recurrent_weight).sum(1).max())
-    u_max = int(np.abs(spec.input_weight).max(initial=0))
-    inputs = u_max * (state * spec.input_size if spec.input_kind == "features" else 1)
-    readout = int(np.abs(spec.output_weight).sum(1).max(initial=0)) * state + int(np.abs(spec.output_bias).max())
-    sh = spec.shifts
-    acc = (spec.recurrent_multiplier * row * state << sh["recurrent"]) + (inputs << sh["input"]) \
-        + (state << sh["bias"]) + (state << sh["modrelu"] if spec.modrelu_bias is not None else 0)
-    checks = (("the Walsh-Hadamard transform", row * state if spec.kind == "signed-hadamard" else 0, limit32),
-              ("the input projection", inputs, limit32), ("the readout", readout, limit32),
-              ("the accumulator", acc, 2 ** EXACT_BITS))
-    for what, value, limit in checks:
-        if value > limit:
-            raise ConfigError(f"{what} can reach {value}, above {limit}: lower --activation-bits "
+    out = {"transform": row * state if spec.kind == "signed-hadamard" else 0, "input": 0, "readout": 0,
+           "accumulator": 0}
+    for parity in range(spec.parities):
+        p = spec.step_params(parity)
+        sh = p["shifts"]
+        u_max = int(np.abs(p["input_weight"]).max(initial=0))
+        inputs = u_max * (state * spec.input_size if spec.input_kind == "features" else 1)
+        readout = int(np.abs(p["output_weight"]).sum(1).max(initial=0)) * state + int(np.abs(p["output_bias"]).max())
+        acc = (spec.recurrent_multiplier * row * state << sh["recurrent"]) + (inputs << sh["input"]) \
+            + (int(np.abs(p["bias"]).max(initial=0)) << sh["bias"])
+        if p["modrelu_bias"] is not None:
+            acc += int(np.abs(p["modrelu_bias"]).max(initial=0)) << sh["modrelu"]
+        out = {"transform": out["transform"], "input": max(out["input"], inputs),
+               "readout": max(out["readout"], readout), "accumulator": max(out["accumulator"], acc)}
+    return out
+
+
+def check_bounds(spec: IntegerModel) -> None:
+    """A ConfigError unless every sum of ``spec`` fits its integer type (int32 transform, input and readout
+    sums; the accumulator below 2^52, so that int64 and float64 fake quantization are both exact)."""
+    limits = {"transform": 2 ** 31 - 1, "input": 2 ** 31 - 1, "readout": 2 ** 31 - 1, "accumulator": 2 ** EXACT_BITS}
+    for what, value in accumulator_bounds(spec).items():
+        if value > limits[what]:
+            raise ConfigError(f"the {what} can reach {value}, above {limits[what]}: lower --activation-bits "
                               f"(now {spec.activation_bits}) or the bit widths of the weights")

@@ -1,16 +1,19 @@
 """The integer reference: an :class:`~qornn.export.IntegerModel` run in NumPy integers only.
 
-This is the arithmetic the generated C performs, operation for operation (docs/deploy.md):
+This is the arithmetic the generated C performs, operation for operation (docs/deploy.md).
+Step t = 1, 2, ... uses the tables of its parity t mod P (``spec.step_params``; P = 2 only when
+1/√m is folded into alternating state grids):
 
 * the state a (B-bit codes, kept in int64 here, int32 in C) lives in the operator's frame
-  (h' = h[p]), where W is r·(s ⊙ T); U, b and V were permuted into it (``frame_arrays``);
+  (h' = h[p]), where W is r·(s ⊙ T); U, b and V were permuted into it;
 * R = s ⊙ T(a) (block Walsh–Hadamard transform: additions and subtractions, |R| < 2^31) or
   R = W_int·a (multiply-accumulate);
-* acc = μ·R·2^{σ_r} + (U x)·2^{σ_x} + b·2^{σ_b} (int64, exact: every shift σ is a left shift);
+* acc = μ·R·2^{σ_r} + (U x)·2^{σ_x} + b·2^{σ_b} (exact: every shift σ is a left shift; the model
+  was built so that |acc| < 2^52);
 * σ inside the recurrence (QORNN): relu(acc), or modReLU sign(acc)·max(0, |acc| + m·2^{σ_m});
 * requantization a' = sat_B(⌊acc/2^{σ_h} + 1/2⌋) (round half up: add 2^{σ_h−1}, arithmetic shift
   right), saturation to [−2^{B−1}, 2^{B−1} − 1];
-* readout y = V_int·f(a) + c (int32: bounds checked when the model was built), f = relu or identity
+* readout y = V_int·f(a) + c (|y| < 2^31, checked when the model was built), f = relu or identity
   for a linear recurrence, the state itself otherwise.
 
 >>> import numpy as np
@@ -69,37 +72,40 @@ def _recurrent(spec, a: np.ndarray) -> np.ndarray:
     return a @ spec.recurrent_weight.T
 
 
-def integer_step(spec, frame: dict, a: np.ndarray, x_t: np.ndarray) -> np.ndarray:
-    """One step a_{t−1} ↦ a_t for a batch (B, n) in the frame; ``x_t`` token ids (B,) or codes (B, d)."""
-    sh = spec.shifts
-    u = frame["input_weight"]
+def integer_step(spec, params: dict, a: np.ndarray, x_t: np.ndarray) -> np.ndarray:
+    """One step a_{t−1} ↦ a_t for a batch (B, n) in the frame, with the tables ``params`` of the step's parity
+    (``spec.step_params(t % P, frame=True)``); ``x_t`` token ids (B,) or input codes (B, d)."""
+    sh = params["shifts"]
+    u = params["input_weight"]
     inp = u[:, x_t].T if spec.input_kind == "tokens" else x_t @ u.T
     acc = (spec.recurrent_multiplier * _recurrent(spec, a) << sh["recurrent"]) + (inp << sh["input"]) \
-        + (frame["bias"] << sh["bias"])
+        + (params["bias"] << sh["bias"])
     if not spec.linear:
         if spec.nonlinearity == "relu":
             acc = np.maximum(acc, 0)
         elif spec.nonlinearity == "modrelu":
-            acc = np.sign(acc) * np.maximum(np.abs(acc) + (frame["modrelu_bias"] << sh["modrelu"]), 0)
+            acc = np.sign(acc) * np.maximum(np.abs(acc) + (params["modrelu_bias"] << sh["modrelu"]), 0)
     lo, hi = spec.state_range
     return np.clip(round_shift(acc, sh["state"]), lo, hi)
 
 
-def _readout(spec, frame: dict, a: np.ndarray) -> np.ndarray:
+def _readout(spec, params: dict, a: np.ndarray) -> np.ndarray:
     f = np.maximum(a, 0) if spec.linear and spec.nonlinearity == "relu" else a
-    return f @ frame["output_weight"].T + spec.output_bias
+    return f @ params["output_weight"].T + params["output_bias"]
 
 
 def integer_forward(spec, inputs) -> np.ndarray:
-    """Integer outputs (B, T, output_size) for readout ``all``, (B, output_size) for ``last``."""
+    """Integer outputs (B, T, output_size) for readout ``all``, (B, output_size) for ``last``; output t (1-based)
+    times ``spec.step_params(t % P)["output_scale"]`` is the logit."""
     x = check_integer_inputs(spec, inputs)
-    frame = spec.frame_arrays()
+    params = [spec.step_params(p, frame=True) for p in range(spec.parities)]
     a = np.zeros((x.shape[0], spec.n), dtype=np.int64)
     outputs = []
     for t in range(x.shape[1]):
-        a = integer_step(spec, frame, a, x[:, t])
+        p = params[(t + 1) % spec.parities]
+        a = integer_step(spec, p, a, x[:, t])
         if spec.readout == "all":
-            outputs.append(_readout(spec, frame, a))
+            outputs.append(_readout(spec, p, a))
     if spec.readout == "last":
-        return _readout(spec, frame, a)
+        return _readout(spec, params[x.shape[1] % spec.parities], a)
     return np.stack(outputs, axis=1)
