@@ -28,6 +28,8 @@ def parse_args(argv=None):
     p.add_argument("--batches", type=int, default=10, help="calibration batches")
     p.add_argument("--percentile", type=float, default=None, help="calibrate on this percentile of |h|")
     p.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
+    p.add_argument("--odd-scale", default="fold", choices=("fold", "multiply"),
+                   help="1/sqrt(m) for odd powers of two: folded into two grids (default) or a fixed-point multiply")
     p.add_argument("--out", default=None, help="also write the markdown table here")
     return p.parse_args(argv)
 
@@ -56,7 +58,8 @@ def measure(run_dir: str, args) -> tuple[str, dict]:
     rows = {"float": evaluate(model, task, args.split, bs)}
     calibration = calibrate(model, task, args.batches, cfg.train.batch_size, args.percentile)
     for bits in args.bits:
-        rows[bits] = evaluate(IntegerExactModel(integer_model(model, calibration, bits)), task, args.split, bs)
+        rows[bits] = evaluate(IntegerExactModel(integer_model(model, calibration, bits, args.odd_scale)), task,
+                              args.split, bs)
         print(f"  {run_dir}: {bits} bits -> {cell(rows[bits])}", file=sys.stderr)
     label = f"{cfg.task.name} {cfg.model.recurrent} n={cfg.model.hidden_size} ({run_dir})"
     print(f"  {run_dir}: {time.perf_counter() - start:.0f} s; state max {calibration.state_max:.4g}", file=sys.stderr)
@@ -72,8 +75,10 @@ def table(results: list, args) -> str:
     lines.append("")
     lines.append(f"{args.split} loss (and accuracy); integer-exact model of `qornn quantize RUN --activation-bits B`, "
                  f"ranges calibrated on {args.batches} training batches ("
-                 + (f"{args.percentile}th percentile" if args.percentile else "max |h|") + "). Command: "
-                 f"`python benchmarks/activation_bits.py {' '.join(args.runs)} --bits {' '.join(map(str, args.bits))}`")
+                 + (f"{args.percentile}th percentile" if args.percentile else "max |h|")
+                 + f"), 1/sqrt(m) for odd m: {args.odd_scale}. Command: "
+                 f"`python benchmarks/activation_bits.py {' '.join(args.runs)} --bits {' '.join(map(str, args.bits))}"
+                 f"{'' if args.odd_scale == 'fold' else ' --odd-scale ' + args.odd_scale}`")
     return "\n".join(lines) + "\n"
 
 

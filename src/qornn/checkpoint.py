@@ -154,7 +154,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     _atomic_save_tensors(path, tensors, meta)
 
 
-def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
+def header_metadata(data: bytes, path: Path) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors file's JSON header (8-byte little-endian length, then JSON)."""
     def bad(why: str) -> CheckpointError:
         return CheckpointError(f"{path} is corrupted or not a safetensors file ({why})")
@@ -174,6 +174,17 @@ def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
     return meta
 
 
+def read_bytes(path: Path) -> bytes:
+    """The whole file, with one ``read()`` of one open handle; a CheckpointError naming it if missing/unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """All tensors and the metadata of a qornn safetensors file, checksum verified; else a CheckpointError.
 
@@ -181,14 +192,8 @@ def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     either the old or the new file, never a mix.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    metadata = _header_metadata(data, path)
+    data = read_bytes(path)
+    metadata = header_metadata(data, path)
     try:
         tensors = load_bytes(data)
     except (SafetensorError, OSError, ValueError, RuntimeError, OverflowError) as exc:

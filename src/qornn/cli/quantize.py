@@ -129,19 +129,7 @@ def run(args) -> int:
         raise ConfigError(f"--out {out} is the source run; choose a new folder")
     cfg, task, model = load_trained(src, data_dir=args.data_dir)
 
-    new_cfg = copy.deepcopy(cfg)
-    changes = {}
-    for flag, key in (("recurrent_bits", "recurrent_bits"), ("input_bits", "input_bits"),
-                      ("output_bits", "output_bits")):
-        value = getattr(args, flag)
-        if value is not None:
-            value = None if value == FULL_PRECISION else value
-            setattr(new_cfg.model, key, value)
-            changes[key] = value
-    if new_cfg.model.recurrent_bits is None and cfg.model.recurrent_bits is not None:
-        raise ConfigError("--recurrent-bits fp is not allowed: the run was trained with a quantized W")
-    if args.activation_bits is not None:
-        changes["activation_bits"] = args.activation_bits
+    new_cfg, changes = _new_config(args, cfg)
     label = ", ".join(f"{k}={'fp' if v is None else v}" for k, v in changes.items())
     new_cfg.description = f"PTQ ({label}) of {src}" + (f": {cfg.description}" if cfg.description else "")
     try:
@@ -174,6 +162,23 @@ def run(args) -> int:
             line += f" (before: test loss {before:.6g}, {source_summary.get('total_bits')} bits)"
         print(f"{line}  [run folder {out}]")
     return 0
+
+
+def _new_config(args, cfg):
+    """(the PTQ run's config, {changed key: value}) from the bit-width flags."""
+    new_cfg = copy.deepcopy(cfg)
+    changes = {}
+    for key in ("recurrent_bits", "input_bits", "output_bits"):
+        value = getattr(args, key)
+        if value is not None:
+            value = None if value == FULL_PRECISION else value
+            setattr(new_cfg.model, key, value)
+            changes[key] = value
+    if new_cfg.model.recurrent_bits is None and cfg.model.recurrent_bits is not None:
+        raise ConfigError("--recurrent-bits fp is not allowed: the run was trained with a quantized W")
+    if args.activation_bits is not None:
+        changes["activation_bits"] = args.activation_bits
+    return new_cfg, changes
 
 
 def _calibrate(args, model, task, cfg):

@@ -30,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from ..checkpoint import _header_metadata, atomic_write_bytes, digest
+from ..checkpoint import atomic_write_bytes, digest, header_metadata, read_bytes
 from ..errors import CheckpointError, ConfigError
 from ..quant import storage_bits_per_weight
 from .integer_model import ARRAY_FIELDS, IntegerModel, check_activation_bits, check_bounds
@@ -91,13 +91,8 @@ def save_packed(spec: IntegerModel, path: Path) -> int:
 
 
 def _read(path: Path) -> tuple[dict, dict]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    metadata = _header_metadata(data, path)
+    data = read_bytes(path)
+    metadata = header_metadata(data, path)
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a qornn packed model (format={metadata.get('format')!r}, "
                               f"expected {FORMAT!r})")
