@@ -141,6 +141,17 @@ def test_generated_c_matches_reference(family, n, tmp_path):
     assert result["mismatches"] == 0 and result["outputs"] == 3 * (steps if spec.readout == "all" else 1) * 5
 
 
+@needs_cc
+@pytest.mark.parametrize("m,input_bits", [(1, 4), (2, 1), (4, 2)])
+def test_generated_c_small_blocks_and_ternary_u(m, input_bits, tmp_path):
+    """Block sizes without full transform stages (m = 1, 2, 4) and a ternary U, bit for bit."""
+    rnn = OrthoRNN(5, 16, "block-hadamard", input_bits=input_bits, scheme_options={"block_size": m})
+    model = SequenceModel(rnn, 4, output_bits=4).eval()
+    spec = integer_model(model, calibrate(model, RandomTask(True, 5), 2, 4), 10)
+    write_c(spec, tmp_path)
+    assert verify_c(spec, tmp_path, sequences=2, steps=20)["mismatches"] == 0
+
+
 def test_generated_c_has_no_float_malloc_or_libm():
     _, spec, _ = build("block-hadamrnn-perm", 64)
     code = c_sources(spec)["model.c"]

@@ -234,7 +234,8 @@ def _fwht(m: int) -> str:
     """In-place block Walsh–Hadamard transform, one loop per stage with a constant length (vectorizable)."""
     lines = ["/* In place: h <- h (I_q x S_m), the Sylvester-ordered Walsh-Hadamard transform of each block of "
              f"{m}: {m.bit_length() - 1} stages of additions/subtractions. */",
-             "static void qnn_fwht(int32_t *h)", "{", "    int i, j;"]
+             "static void qnn_fwht(int32_t *h)", "{",
+             "    int i, j;" if m > 4 or m == 2 else ("    int i;" if m == 4 else "    (void)h;")]
     length = 1
     if m >= 4:  # the first two stages at once, on groups of 4
         lines += ["    for (i = 0; i < QNN_N; i += 4) {",
@@ -249,8 +250,6 @@ def _fwht(m: int) -> str:
                   f"            int32_t a = h[j], b = h[j + {length}];",
                   f"            h[j] = a + b;", f"            h[j + {length}] = a - b;", "        }"]
         length *= 2
-    if m < 2:
-        lines.append("    (void)h; (void)i; (void)j;")
     return "\n".join(lines + ["}"]) + "\n"
 
 
