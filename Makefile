@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.qornn-installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench mcu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,5 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# Integer C on an emulated Cortex-M3 (QEMU), bit for bit against the NumPy reference; installs the ARM
+# toolchain and QEMU when missing. MODELS: activation-quantized runs or .qnn files (default: preset shapes).
+mcu-check: $(STAMP)
+	PYTHON=$(PY) tools/mcu_check.sh $(MODELS)
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs build .pytest_cache

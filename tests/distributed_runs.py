@@ -16,7 +16,8 @@ from qornn.train import train
 
 #: Run folder name -> overrides added to the command line's.
 RUNS = {"bop": ["train.sign_rule=bop", "train.bop_gamma=0.1", "train.bop_threshold=1e-4", "train.keep_best=true"],
-        "projunn": ["model.recurrent=projunn-d", "model.weight_bits=null", "model.nonlinearity=modrelu",
+        "projunn": ["model.recurrent=projunn-d", "train.sign_rule=ste", "model.weight_bits=null",
+                    "model.nonlinearity=modrelu",
                     "model.linear_recurrence=false"],
         "straight": []}
 

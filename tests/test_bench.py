@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
+from qornn import hadamard
 from qornn.cli.main import main
 from qornn.config import list_presets
 from qornn.hadamard import fwht_kernel_available
@@ -25,7 +27,8 @@ def bench_json(capsys, *args) -> dict:
 def test_bench_json_keys_and_agreement(capsys):
     out = bench_json(capsys, "--config", "copy-hadamrnn", "--set", "task.seq_len=30", "--set", "model.hidden_size=64")
     assert KEYS <= set(out)
-    assert out["fast_path"] == "fused-all-sign-" + ("fht" if fwht_kernel_available() else "kron")
+    compiled = hadamard.native_loops_apply(64, 64, torch.empty(3, 64)) is not None
+    assert out["fast_path"] == "fused-all-sign-" + ("native" if compiled else "fht" if fwht_kernel_available() else "kron")
     assert out["data"] == "task" and out["threads"] == 1
     assert out["seq_len"] == 50 and out["batch_size"] == 3  # T + 2K
     for k in ("train_step_s_fast", "train_step_s_reference", "forward_s_fast", "forward_s_reference"):

@@ -53,7 +53,8 @@ def test_hadamard_steps_off_the_cpu_use_the_batched_torch_transform(n, m, method
     """The fht-cpu kernel works on CPU numpy arrays only: on any other device the policy picks a GEMM path."""
     on_gpu = torch.empty(4, n, device="meta")  # a tensor that is not on the CPU, on any machine
     assert hadamard.step_method(n, m, on_gpu) == method
-    monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", False)  # the CPU without the kernel: the same choice
+    monkeypatch.setattr(hadamard, "USE_FHT_KERNEL", False)  # the CPU without the kernel or compiled loops:
+    monkeypatch.setattr(hadamard, "native_loops_apply", lambda n, m, like: None)  # the same choice
     assert hadamard.step_method(n, m, torch.empty(4, n)) == method
 
 

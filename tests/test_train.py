@@ -130,14 +130,14 @@ def test_recurrent_latent_has_its_own_learning_rate(tmp_path):
 
 
 def test_keep_best_selects_the_best_validation_weights(tmp_path):
-    overrides = SHORT + ["train.steps=60", "train.eval_every=10", "train.lr=0.05", "seed=4", "train.keep_best=true"]
+    overrides = SHORT + ["train.steps=50", "train.eval_every=10", "train.lr=0.05", "seed=4", "train.keep_best=true"]
     summary = train(load_config("copy-hadamrnn", overrides), tmp_path / "run", quiet=True)
     vals = [r for r in read_metrics(tmp_path / "run") if r["split"] == "val" and not r.get("final")]
     best = max(vals, key=lambda r: r["accuracy"])
     final_val = summary["val"]["accuracy"]
     assert final_val >= best["accuracy"]  # never worse than any validation point seen
     assert (tmp_path / "run" / "best.safetensors").is_file()
-    # lr 0.05 overshoots: the best validation point (step 10) is not the last one, so a selection happens
+    # lr 0.05 overshoots: the best validation point (step 40) is not the last one, so a selection happens
     assert summary["selected_step"] == best["step"] < summary["steps"]
     assert final_val == best["accuracy"] and summary["val"]["loss"] == pytest.approx(best["loss"], rel=1e-5)
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["selected_step"] == summary["selected_step"]

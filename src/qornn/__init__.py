@@ -2,7 +2,7 @@
 
 Main entry points (imported lazily, so ``qornn.theory`` works without torch)::
 
-    from qornn import OrthoRNN, SequenceModel, hadamard_, block_hadamard_, quantize
+    from qornn import OrthoRNN, SequenceModel, hadamard_, block_hadamard_, quantize, load_packed
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ _EXPORTS = {
     "fwht": "qornn.hadamard",
     "load_config": "qornn.config",
     "train": "qornn.train",
+    "load_packed": "qornn.export.packed",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

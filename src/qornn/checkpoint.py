@@ -154,7 +154,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     _atomic_save_tensors(path, tensors, meta)
 
 
-def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
+def header_metadata(data: bytes, path: Path) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors file's JSON header (8-byte little-endian length, then JSON)."""
     def bad(why: str) -> CheckpointError:
         return CheckpointError(f"{path} is corrupted or not a safetensors file ({why})")
@@ -191,7 +191,7 @@ def read_tensors(path: Path, data: bytes | None = None) -> tuple[dict[str, torch
     CheckpointError.  ``data``: the file's bytes, already read (e.g. by another process), named ``path``."""
     path = Path(path)
     data = read_bytes(path) if data is None else data
-    metadata = _header_metadata(data, path)
+    metadata = header_metadata(data, path)
     try:
         tensors = load_bytes(data)
     except (SafetensorError, OSError, ValueError, RuntimeError, OverflowError) as exc:

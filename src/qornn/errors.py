@@ -43,3 +43,7 @@ class OutputError(QornnError):
 
 class LockedError(QornnError):
     """A run folder is in use by another qornn process."""
+
+
+class BuildError(QornnError):
+    """A generated program (exported C) failed to compile or to run."""

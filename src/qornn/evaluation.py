@@ -22,7 +22,8 @@ def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int, dp
     """
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    first = next(iter([*model.parameters(), *model.buffers()]), None)  # an integer-exact model may hold neither
+    device = first.device if first is not None else torch.device("cpu")
     rank, world = (dp.rank, dp.world_size) if dp is not None else (0, 1)
     loss_sum, count, correct, scored = 0.0, 0, 0, 0
     for i, (x, y) in enumerate(task.eval_batches(split, batch_size)):

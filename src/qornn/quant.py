@@ -22,7 +22,7 @@ from torch.nn.utils import parametrize
 
 from .errors import ConfigError
 
-__all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "grid", "quantize", "quantize_ste", "quant_levels",
+__all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "grid", "quantize", "quantize_codes", "quantize_ste", "quant_levels",
            "UniformQuantizer", "sign_ste", "storage_bits_per_weight", "quantize_weight_"]
 
 MIN_BITS, MAX_BITS = 1, 8
@@ -64,12 +64,22 @@ def grid(w: torch.Tensor, bits: int) -> tuple[float, float]:
     return alpha, alpha / quant_levels(bits)[2]
 
 
-def quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> torch.Tensor:
-    """Q_p(w) on the symmetric per-tensor grid (no gradient rule; see quantize_ste)."""
+def quantize_codes(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(integer codes c, step Δ = α/2^{p-1}) with Q_p(w) = c·Δ; c = clip(round(w/Δ), lo, hi) as floats.
+
+    >>> quantize_codes(torch.tensor([-1.0, 0.3, 1.0]), 2)
+    (tensor([-2.,  1.,  1.]), tensor(0.5000))
+    """
     lo, hi, div = quant_levels(bits)
     alpha = scale_of(w) if alpha is None else alpha
     step = alpha / div
-    return torch.clamp(torch.round(w / step), lo, hi) * step
+    return torch.clamp(torch.round(w / step), lo, hi), step
+
+
+def quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """Q_p(w) on the symmetric per-tensor grid (no gradient rule; see quantize_ste)."""
+    codes, step = quantize_codes(w, bits, alpha)
+    return codes * step
 
 
 def quantize_ste(w: torch.Tensor, bits: int | None) -> torch.Tensor:

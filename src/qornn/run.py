@@ -183,15 +183,16 @@ def finished_message(out: Path, step: int, total: int, elapsed_s: float, tcfg) -
 
 # ---- summary.json --------------------------------------------------------------------------------------
 def make_summary(cfg: Config, model: torch.nn.Module, steps: int, total_steps: int, runtime_s: float,
-                 final: dict, stopped_early: bool = False, **extra) -> dict:
+                 final: dict, stopped_early: bool = False, activation_bits: int | None = None, **extra) -> dict:
     """The summary.json record of a run folder (``qornn train`` and ``qornn quantize`` write the same keys):
-    steps, runtime, what was trained, ``final`` (the val/test metrics), the model's size in bits, ``extra``."""
+    steps, runtime, what was trained, ``final`` (the val/test metrics), the model's size in bits (biases at
+    ``activation_bits`` for an integer deployment), ``extra``."""
     from .size import model_size
 
     return {"steps": steps, "total_steps": total_steps, "stopped_early": stopped_early, "runtime_s": runtime_s,
             "task": cfg.task.name, "recurrent": cfg.model.recurrent, "hidden_size": cfg.model.hidden_size,
             "description": cfg.description, "seed": cfg.seed, **final,
-            "total_bits": model_size(model)["total_bits"], **extra}
+            "total_bits": model_size(model, activation_bits)["total_bits"], **extra}
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:

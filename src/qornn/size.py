@@ -10,9 +10,14 @@ How bits are counted (the true storage cost of what is trained):
   the cost of storing the same matrix as a generic ternary matrix (2 bits per entry);
 * everything else (biases, embeddings, full-precision matrices, modReLU biases):
   32 bits per entry.
+
+With ``activation_bits=B`` (an integer deployment, ``qornn quantize --activation-bits``), the
+recurrent bias b and the modReLU bias are B-bit codes (B bits per entry), and a Block-HadamRNN
+permutation is stored explicitly (n·⌈log2 n⌉ bits): the size of the packed model file.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -137,17 +142,39 @@ def embedding_bits(tensors) -> int:
     return sum(FULL_PRECISION_BITS * t.numel() for name, t in tensors.items() if ROLES.get(name) == "embedding")
 
 
-def model_size(model: nn.Module) -> dict:
+#: Tensors that an integer deployment stores as B-bit activation codes.
+ACTIVATION_CODED = ("rnn.bias_hh_l0", "rnn.activation.bias")
+
+
+def _integer_deployment(report: dict, bits: int) -> None:
+    """Count biases at B bits and an explicit Block-HadamRNN permutation (see the module docstring)."""
+    for name, entry in report.items():
+        if name in ACTIVATION_CODED:
+            entry["bits"] = bits * math.prod(entry["shape"])
+            entry["activation_bits"] = bits
+        if entry.get("permute"):
+            n = entry["shape"][0]
+            entry["permutation_bits"] = n * max(1, math.ceil(math.log2(n)))
+            entry["bits"] += entry["permutation_bits"]
+
+
+def model_size(model: nn.Module, activation_bits: int | None = None) -> dict:
     report = weight_report(model)
+    if activation_bits is not None:
+        _integer_deployment(report, activation_bits)
     total = sum(e["bits"] for e in report.values())
     emb = embedding_bits(dict(model.named_parameters()))
-    return {"weights": report, "total_bits": int(total), "total_bits_without_embedding": int(total - emb),
-            "total_kbits": total / 1000.0}
+    out = {"weights": report, "total_bits": int(total), "total_bits_without_embedding": int(total - emb),
+           "total_kbits": total / 1000.0}
+    if activation_bits is not None:
+        out["activation_bits"] = activation_bits
+    return out
 
 
 def model_size_from_run(run_dir: str | Path) -> dict:
     """``model_size`` of a trained run folder (weights from model.safetensors or the last checkpoint)."""
+    from .export.calibration import has_activations, read_activations
     from .run import load_trained
 
     _, _, model = load_trained(Path(run_dir))
-    return model_size(model)
+    return model_size(model, read_activations(run_dir)[0] if has_activations(run_dir) else None)

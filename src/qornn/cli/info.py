@@ -15,12 +15,16 @@ def run(args) -> int:
     from ..run import load_trained
     from ..size import model_size
 
+    from ..export import has_activations, read_activations
+
+    bits = read_activations(args.run_dir)[0] if has_activations(args.run_dir) else None
     cfg, _, model = load_trained(args.run_dir)
-    size = model_size(model)
+    size = model_size(model, bits)
     if args.json:
         print_json({"run": str(args.run_dir), "recurrent": cfg.model.recurrent, **size})
         return 0
-    print(f"run {args.run_dir}: {cfg.model.recurrent}, hidden {cfg.model.hidden_size}, "
+    acts = f", {bits}-bit activations (biases at {bits} bits)" if bits is not None else ""
+    print(f"run {args.run_dir}: {cfg.model.recurrent}, hidden {cfg.model.hidden_size}{acts}, "
           f"total {size['total_bits']} bits ({size['total_kbits']:.2f} kbit)")
     header = (f"{'tensor':<28} {'role':<9} {'shape':<12} {'bits':>9} {'distinct':>9} {'zeros':>7} {'||WᵀW−I||₂':>11}"
               f" {'σ_min':>7} {'σ_max':>7} {'α':>9} {'step':>9}")

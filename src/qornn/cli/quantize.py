@@ -13,6 +13,11 @@ QAT against PTQ is a two-command comparison::
 
     qornn quantize runs/copy-fp --recurrent-bits 5 --input-bits 5 --out runs/copy-ptq5
     qornn eval runs/copy-ptq5
+
+``--activation-bits B`` also quantizes inputs, hidden state and biases to B bits (4..16) with
+ranges calibrated on training data (:mod:`qornn.export`): DIR2 then holds activations.json, and
+``qornn eval DIR2`` evaluates the integer-exact model that ``qornn export`` deploys
+(docs/deploy.md).
 """
 from __future__ import annotations
 
@@ -37,6 +42,13 @@ def register(sub) -> None:
                    help="p for the input matrix U (1..8, or 'fp' for full precision)")
     p.add_argument("--output-bits", type=_bits, default=None, metavar="K",
                    help="p for the readout V (1..8, or 'fp'); default: as in DIR")
+    p.add_argument("--activation-bits", type=int, default=None, metavar="B",
+                   help="also quantize inputs, hidden state and biases to B bits (4..16) for an integer-only "
+                        "recurrence, calibrated on training data (qornn eval/export then use the integer model)")
+    p.add_argument("--calibration-batches", type=int, default=None, metavar="N",
+                   help="training batches for the activation ranges (default 10)")
+    p.add_argument("--calibration-percentile", type=float, default=None, metavar="Q",
+                   help="use the Q-th percentile of |h| per batch instead of its maximum (default: maximum)")
     p.add_argument("--out", required=True, metavar="DIR2", help="run folder to create")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder DIR2")
     p.add_argument("--no-eval", action="store_true", help="do not evaluate on val/test (summary without metrics)")
@@ -104,8 +116,12 @@ def run(args) -> int:
     from ..config import to_yaml
     from ..run import load_trained
 
-    if args.recurrent_bits is None and args.input_bits is None and args.output_bits is None:
-        raise ConfigError("give at least one of --recurrent-bits, --input-bits, --output-bits")
+    if all(getattr(args, k) is None for k in ("recurrent_bits", "input_bits", "output_bits", "activation_bits")):
+        raise ConfigError("give at least one of --recurrent-bits, --input-bits, --output-bits, --activation-bits")
+    if args.activation_bits is not None:
+        from ..export import check_activation_bits
+
+        check_activation_bits(args.activation_bits)
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size {args.batch_size} is not allowed; use a positive integer")
     src, out = Path(args.run_dir), Path(args.out)
@@ -113,21 +129,12 @@ def run(args) -> int:
         raise ConfigError(f"--out {out} is the source run; choose a new folder")
     cfg, task, model = load_trained(src, data_dir=args.data_dir)
 
-    new_cfg = copy.deepcopy(cfg)
-    changes = {}
-    for flag, key in (("recurrent_bits", "recurrent_bits"), ("input_bits", "input_bits"),
-                      ("output_bits", "output_bits")):
-        value = getattr(args, flag)
-        if value is not None:
-            value = None if value == FULL_PRECISION else value
-            setattr(new_cfg.model, key, value)
-            changes[key] = value
-    if new_cfg.model.recurrent_bits is None and cfg.model.recurrent_bits is not None:
-        raise ConfigError("--recurrent-bits fp is not allowed: the run was trained with a quantized W")
+    new_cfg, changes = _new_config(args, cfg)
     label = ", ".join(f"{k}={'fp' if v is None else v}" for k, v in changes.items())
     new_cfg.description = f"PTQ ({label}) of {src}" + (f": {cfg.description}" if cfg.description else "")
     try:
         new = ptq_model(model, new_cfg.model, task.info, cfg.seed)
+        activations = _calibrate(args, new, task, cfg)
     except ConfigError as exc:
         raise ConfigError(f"cannot quantize {src}: {exc}") from None
 
@@ -135,7 +142,14 @@ def run(args) -> int:
     step = int(source_summary.get("steps", 0))
     start = time.perf_counter()
     with rundir.create_run_dir(out, args.overwrite, {rundir.CONFIG: to_yaml(new_cfg)}):
-        summary = _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, source_summary, start)
+        if activations is not None:
+            from ..export.calibration import write_activations
+
+            write_activations(out, args.activation_bits, activations[1], str(src))
+            changes["calibration"] = vars(activations[1])
+        evaluated = new if activations is None else activations[0]
+        summary = _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, source_summary, start,
+                                 evaluated)
     if not args.quiet:
         line = f"PTQ ({label}): {summary['total_bits']} bits"
         if "test" in summary:
@@ -147,8 +161,42 @@ def run(args) -> int:
     return 0
 
 
-def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, source_summary, start) -> dict:
-    """model.safetensors, metrics.jsonl and summary.json of the PTQ run folder ``out``; returns the summary."""
+def _new_config(args, cfg):
+    """(the PTQ run's config, {changed key: value}) from the bit-width flags."""
+    new_cfg = copy.deepcopy(cfg)
+    changes = {}
+    for key in ("recurrent_bits", "input_bits", "output_bits"):
+        value = getattr(args, key)
+        if value is not None:
+            value = None if value == FULL_PRECISION else value
+            setattr(new_cfg.model, key, value)
+            changes[key] = value
+    if new_cfg.model.recurrent_bits is None and cfg.model.recurrent_bits is not None:
+        raise ConfigError("--recurrent-bits fp is not allowed: the run was trained with a quantized W")
+    if args.activation_bits is not None:
+        changes["activation_bits"] = args.activation_bits
+    return new_cfg, changes
+
+
+def _calibrate(args, model, task, cfg):
+    """(integer-exact model, calibration) for --activation-bits, or None without it."""
+    if args.activation_bits is None:
+        if args.calibration_batches is not None or args.calibration_percentile is not None:
+            raise ConfigError("--calibration-batches and --calibration-percentile need --activation-bits")
+        return None
+    from ..export import IntegerExactModel, calibrate, check_activation_bits, integer_model
+    from ..export.calibration import DEFAULT_BATCHES
+
+    check_activation_bits(args.activation_bits)
+    batches = DEFAULT_BATCHES if args.calibration_batches is None else args.calibration_batches
+    calibration = calibrate(model, task, batches, cfg.train.batch_size, args.calibration_percentile)
+    return IntegerExactModel(integer_model(model, calibration, args.activation_bits)), calibration
+
+
+def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, source_summary, start,
+                   evaluated) -> dict:
+    """model.safetensors, metrics.jsonl and summary.json of the PTQ run folder ``out``; returns the summary.
+    ``evaluated`` is the model scored on val/test (``new``, or its integer-exact model)."""
     from .. import run as rundir
     from ..checkpoint import atomic_write_text, save_model
     from ..config import config_to_dict
@@ -161,12 +209,13 @@ def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, sourc
         bs = args.batch_size or cfg.train.eval_batch_size or cfg.train.batch_size
         lines = []
         for split in ("val", "test"):
-            final[split] = evaluate(new, task, split, bs)
+            final[split] = evaluate(evaluated, task, split, bs)
             lines.append(dumps({"step": step, **final[split], "time_s": 0.0, "final": True, "ptq": True}))
         atomic_write_text(out / rundir.METRICS, "".join(line + "\n" for line in lines))
     else:
         atomic_write_text(out / rundir.METRICS, "")
     summary = rundir.make_summary(new_cfg, new, step, step, time.perf_counter() - start, final,
+                                  activation_bits=args.activation_bits,
                                   ptq={"source": str(src), **changes, "source_test": source_summary.get("test"),
                                        "source_total_bits": source_summary.get("total_bits")})
     rundir.write_summary(out, summary)
