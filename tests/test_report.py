@@ -111,3 +111,24 @@ def test_report_page_lists_commands_and_plots_sign_flips(runs, tmp_path):
     panel, = result["plots"]["sign_flips"]
     assert panel["ylabel"] == "sign flips per evaluation interval" and panel["xlabel"].startswith("training step")
     assert len(panel["legend"]) == 1  # only the HadamRNN group logs flips; the dense model has no signs
+
+
+def test_report_published_column_and_intro(runs, tmp_path, capsys):
+    pub = tmp_path / "published.csv"
+    pub.write_text("run,published,source\nhadam,0.5 CE,HadamRNN paper Table 9\n")
+    intro = tmp_path / "intro.md"
+    intro.write_text("Runs of commit abc.\n")
+    assert main(["report", str(runs / "hadam"), str(runs / "dense"), "--out", str(tmp_path / "r.md"),
+                 "--published", str(pub), "--intro", str(intro)]) == 0
+    page = (tmp_path / "r.md").read_text()
+    assert page.startswith("# Results\n\nRuns of commit abc.\n\n| run |") and "| published |" in page
+    rows = {ln.split(" | ")[0][2:]: ln for ln in page.splitlines() if ln.startswith("| hadam") or ln.startswith("| dense")}
+    assert rows["hadam"].endswith("| 0.5 CE (HadamRNN paper Table 9) |") and rows["dense"].endswith("| — |")
+    capsys.readouterr()
+    pub.write_text("run,published,source\nlstm,99,somewhere\n")  # a row the report does not have
+    assert main(["report", str(runs / "hadam"), "--out", str(tmp_path / "r2"), "--published", str(pub)]) == 2
+    assert main(["report", str(runs / "hadam"), "--out", str(tmp_path / "r3"), "--published", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "run 'lstm' is not a row of this report; rows: hadam" in err[0]
+    assert err[1].startswith(f"qornn: error: --published {tmp_path / 'x'}: cannot read it")
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()  # nothing written

@@ -14,7 +14,9 @@ folder above them), groups runs whose configurations differ only in the seed, an
   evaluation interval against the step, one panel per task.
 
 The Markdown lists, under the table, every command that trained each row's runs (kept in
-``summary.json``).  ``out`` ending in ``.md`` writes that page there and the other files
+``summary.json``).  ``published`` (a CSV file with the columns ``run,published,source``) adds a
+column with a published figure beside the row of that label, with its source (paper, table);
+``intro`` (a Markdown file) is placed between the title and the table.  ``out`` ending in ``.md`` writes that page there and the other files
 into the folder of the same name without the suffix (``docs/results.md`` → ``docs/results/``).
 
 Sizes are those of ``qornn info`` (see :mod:`qornn.size`) without the full-precision
@@ -36,7 +38,7 @@ from pathlib import Path
 from . import run as rundir
 from .checkpoint import atomic_write_text, model_state
 from .config import config_to_dict
-from .errors import CheckpointError, OutputError
+from .errors import CheckpointError, ConfigError, OutputError
 from .recurrent import scheme_value_set
 from .size import embedding_bits
 
@@ -197,9 +199,28 @@ def rows(groups: list[Group]) -> list[dict]:
     return out
 
 
-def markdown(table: list[dict], unfinished: list[Path] = ()) -> str:
+def read_published(path: str | Path, labels: list[str]) -> dict[str, str]:
+    """``{row label: "figure (source)"}`` from a CSV file ``run,published,source``; one-line errors."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            records = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"--published {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    if records and not {"run", "published", "source"} <= set(records[0]):
+        raise ConfigError(f"--published {path}: the columns must be run,published,source")
+    out = {}
+    for rec in records:
+        if rec["run"] not in labels:
+            raise ConfigError(f"--published {path}: run {rec['run']!r} is not a row of this report; "
+                              f"rows: {', '.join(labels)}")
+        out[rec["run"]] = f"{rec['published']} ({rec['source']})"
+    return out
+
+
+def markdown(table: list[dict], unfinished: list[Path] = (), published: dict[str, str] | None = None,
+             intro: str = "") -> str:
     head = ["run", "task", "model", "W", "U", "V", "size (kbit)", "seeds", "test acc (%)", "val acc (%)",
-            "test loss", "steps", "runtime (min)"]
+            "test loss", "steps", "runtime (min)"] + (["published"] if published else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table:
         steps = f"{r['steps_mean']:.0f}/{r['total_steps']}" + (" (budget)" if r["stopped_early"] else "")
@@ -207,8 +228,9 @@ def markdown(table: list[dict], unfinished: list[Path] = ()) -> str:
                  str(r["n_runs"]), _fmt(r["test_accuracy_mean"], r["test_accuracy_std"], 100),
                  _fmt(r["val_accuracy_mean"], r["val_accuracy_std"], 100),
                  _fmt_loss(r["test_loss_mean"], r["test_loss_std"]), steps, f"{r['runtime_s_mean'] / 60:.1f}"]
+        cells += [published.get(r["label"], "—")] if published else []
         lines.append("| " + " | ".join(cells) + " |")
-    text = ("# Results\n\n" + "\n".join(lines) + "\n\n"
+    text = ("# Results\n\n" + (intro.strip() + "\n\n" if intro.strip() else "") + "\n".join(lines) + "\n\n"
             "Metrics: mean ± sample standard deviation over seeds (none shown for a single seed). "
             "W, U, V: storage of the recurrent, input and output matrices (±1 = binary, 0/±1 = sparse ternary, "
             "k = k-bit, FP32 = full precision). Size: all trained weights and biases as counted by `qornn info`, "
@@ -241,8 +263,8 @@ def to_csv(table: list[dict]) -> str:
 FILES = ("results.md", "results.csv", "size_vs_accuracy.png", "training_curves.png")
 
 
-def write_report(paths, out: str | Path) -> dict:
-    """Write the four report files into ``out``.
+def write_report(paths, out: str | Path, published: str | Path | None = None, intro: str | Path | None = None) -> dict:
+    """Write the four report files into ``out`` (``published``, ``intro``: see the module docstring).
 
     Returns ``{"files", "rows" (the table), "unfinished" (left-out folders), "plots" (panel descriptions)}``.
     """
@@ -252,6 +274,11 @@ def write_report(paths, out: str | Path) -> dict:
                               + ", ".join(str(p) for p in unfinished))
     groups = group_runs([load_run(p) for p in done])
     table = rows(groups)
+    figures = read_published(published, [r["label"] for r in table]) if published else None
+    try:
+        intro_text = Path(intro).read_text(encoding="utf-8") if intro else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--intro {intro}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
     out = Path(out)
     page, folder = (out, out.with_suffix("")) if out.suffix == ".md" else (out / "results.md", out)
     for target in (page.parent, folder):
@@ -267,7 +294,7 @@ def write_report(paths, out: str | Path) -> dict:
         if any("sign_flips" in m for g in groups for r in g.runs for m in r.metrics):
             plots["sign_flips"] = plot_sign_flips(groups, folder / "sign_flips.png")
             names.append("sign_flips.png")
-        text = markdown(table, unfinished)
+        text = markdown(table, unfinished, figures, intro_text)
         if page.parent != folder:  # a page beside its figure folder links the figures
             rel = folder.name
             text += "\n" + "".join(f"![{n[:-4]}]({rel}/{n})\n" for n in names if n.endswith(".png"))

@@ -13,6 +13,9 @@ def register(sub) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder for the report files, or PAGE.md (figures then go into the folder PAGE/)")
+    p.add_argument("--published", metavar="CSV",
+                   help="published figures to put beside the rows: a CSV file with the columns run,published,source")
+    p.add_argument("--intro", metavar="MD", help="a Markdown file placed between the title and the table")
     p.set_defaults(func=run)
 
 
@@ -23,7 +26,7 @@ def run(args) -> int:
     if len(args.run_dirs) == 1 and is_sweep(args.run_dirs[0]):
         result = write_sweep_report(args.run_dirs[0], args.out)
     else:
-        result = write_report(args.run_dirs, args.out)
+        result = write_report(args.run_dirs, args.out, args.published, args.intro)
     print(Path(result["files"][0]).read_text(), end="")
     print("wrote " + ", ".join(result["files"]))
     return 0
