@@ -170,7 +170,7 @@ def _omegaconf_message(exc: OmegaConfBaseException) -> str:
     msg = str(exc).splitlines()[0].strip()
     key = getattr(exc, "full_key", None)
     if "not in struct" in msg or "Key '" in msg and "not in" in msg:
-        return f"unknown config key {key!r}; see `qornn presets` and the README for allowed keys"
+        return f"unknown config key {key!r}; see `qornn presets` and docs/usage.md for allowed keys"
     return f"{key}: {msg}" if key else msg
 
 

@@ -147,7 +147,7 @@ def check_params(params: list[Param], config: str | None, sets: list[str] | tupl
         seen.add(p.key)
         annotation = field_type(p.key)
         if annotation is None:
-            raise ConfigError(f"{what}: unknown config key {p.key!r}; see `qornn presets` and the README for keys")
+            raise ConfigError(f"{what}: unknown config key {p.key!r}; see `qornn presets` and docs/usage.md for keys")
         if p.kind != "choice" and not _allows(annotation, p.kind):
             name = " or ".join(sorted("null" if t is type(None) else t.__name__ for t in _members(annotation)))
             use = "int(a,b) or choice(...)" if int in _members(annotation) else "choice(...)"

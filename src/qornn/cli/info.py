@@ -7,7 +7,7 @@ from .common import print_json
 def register(sub) -> None:
     p = sub.add_parser("info", help="model size and weight statistics of a run folder")
     p.add_argument("run_dir", metavar="DIR")
-    p.add_argument("--json", action="store_true", help="print JSON (stable keys, see README)")
+    p.add_argument("--json", action="store_true", help="print JSON (stable keys, see docs/usage.md)")
     p.set_defaults(func=run)
 
 
