@@ -119,9 +119,9 @@ def test_report_published_column_and_intro(runs, tmp_path, capsys):
     intro = tmp_path / "intro.md"
     intro.write_text("Runs of commit abc.\n")
     assert main(["report", str(runs / "hadam"), str(runs / "dense"), "--out", str(tmp_path / "r.md"),
-                 "--published", str(pub), "--intro", str(intro)]) == 0
+                 "--published", str(pub), "--intro", str(intro), "--title", "Ablation"]) == 0
     page = (tmp_path / "r.md").read_text()
-    assert page.startswith("# Results\n\nRuns of commit abc.\n\n| run |") and "| published |" in page
+    assert page.startswith("# Ablation\n\nRuns of commit abc.\n\n| run |") and "| published |" in page
     rows = {ln.split(" | ")[0][2:]: ln for ln in page.splitlines() if ln.startswith("| hadam") or ln.startswith("| dense")}
     assert rows["hadam"].endswith("| 0.5 CE (HadamRNN paper Table 9) |") and rows["dense"].endswith("| — |")
     capsys.readouterr()

@@ -16,7 +16,7 @@ folder above them), groups runs whose configurations differ only in the seed, an
 The Markdown lists, under the table, every command that trained each row's runs (kept in
 ``summary.json``).  ``published`` (a CSV file with the columns ``run,published,source``) adds a
 column with a published figure beside the row of that label, with its source (paper, table);
-``intro`` (a Markdown file) is placed between the title and the table.  ``out`` ending in ``.md`` writes that page there and the other files
+``intro`` (a Markdown file) is placed between the title (``title``, "Results") and the table.  ``out`` ending in ``.md`` writes that page there and the other files
 into the folder of the same name without the suffix (``docs/results.md`` → ``docs/results/``).
 
 Sizes are those of ``qornn info`` (see :mod:`qornn.size`) without the full-precision
@@ -218,7 +218,7 @@ def read_published(path: str | Path, labels: list[str]) -> dict[str, str]:
 
 
 def markdown(table: list[dict], unfinished: list[Path] = (), published: dict[str, str] | None = None,
-             intro: str = "") -> str:
+             intro: str = "", title: str = "Results") -> str:
     head = ["run", "task", "model", "W", "U", "V", "size (kbit)", "seeds", "test acc (%)", "val acc (%)",
             "test loss", "steps", "runtime (min)"] + (["published"] if published else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -230,7 +230,7 @@ def markdown(table: list[dict], unfinished: list[Path] = (), published: dict[str
                  _fmt_loss(r["test_loss_mean"], r["test_loss_std"]), steps, f"{r['runtime_s_mean'] / 60:.1f}"]
         cells += [published.get(r["label"], "—")] if published else []
         lines.append("| " + " | ".join(cells) + " |")
-    text = ("# Results\n\n" + (intro.strip() + "\n\n" if intro.strip() else "") + "\n".join(lines) + "\n\n"
+    text = (f"# {title}\n\n" + (intro.strip() + "\n\n" if intro.strip() else "") + "\n".join(lines) + "\n\n"
             "Metrics: mean ± sample standard deviation over seeds (none shown for a single seed). "
             "W, U, V: storage of the recurrent, input and output matrices (±1 = binary, 0/±1 = sparse ternary, "
             "k = k-bit, FP32 = full precision). Size: all trained weights and biases as counted by `qornn info`, "
@@ -263,8 +263,9 @@ def to_csv(table: list[dict]) -> str:
 FILES = ("results.md", "results.csv", "size_vs_accuracy.png", "training_curves.png")
 
 
-def write_report(paths, out: str | Path, published: str | Path | None = None, intro: str | Path | None = None) -> dict:
-    """Write the four report files into ``out`` (``published``, ``intro``: see the module docstring).
+def write_report(paths, out: str | Path, published: str | Path | None = None, intro: str | Path | None = None,
+                 title: str = "Results") -> dict:
+    """Write the four report files into ``out`` (``published``, ``intro``, ``title``: see the module docstring).
 
     Returns ``{"files", "rows" (the table), "unfinished" (left-out folders), "plots" (panel descriptions)}``.
     """
@@ -294,7 +295,7 @@ def write_report(paths, out: str | Path, published: str | Path | None = None, in
         if any("sign_flips" in m for g in groups for r in g.runs for m in r.metrics):
             plots["sign_flips"] = plot_sign_flips(groups, folder / "sign_flips.png")
             names.append("sign_flips.png")
-        text = markdown(table, unfinished, figures, intro_text)
+        text = markdown(table, unfinished, figures, intro_text, title)
         if page.parent != folder:  # a page beside its figure folder links the figures
             rel = folder.name
             text += "\n" + "".join(f"![{n[:-4]}]({rel}/{n})\n" for n in names if n.endswith(".png"))

@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--published", metavar="CSV",
                    help="published figures to put beside the rows: a CSV file with the columns run,published,source")
     p.add_argument("--intro", metavar="MD", help="a Markdown file placed between the title and the table")
+    p.add_argument("--title", default="Results", help="the page's title (default: Results)")
     p.set_defaults(func=run)
 
 
@@ -26,7 +27,7 @@ def run(args) -> int:
     if len(args.run_dirs) == 1 and is_sweep(args.run_dirs[0]):
         result = write_sweep_report(args.run_dirs[0], args.out)
     else:
-        result = write_report(args.run_dirs, args.out, args.published, args.intro)
+        result = write_report(args.run_dirs, args.out, args.published, args.intro, args.title)
     print(Path(result["files"][0]).read_text(), end="")
     print("wrote " + ", ".join(result["files"]))
     return 0
