@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,3 +341,17 @@ def test_cli_quantize_without_its_training_data_is_one_line_exit_2(capsys, tmp_p
     code, _, err = run_cli(capsys, "quantize", tmp_path / "run", "--activation-bits", 8, "--out", tmp_path / "q")
     assert one_line_error(code, err) and str(data) in err, err
     assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")),
+                    reason="no ARM toolchain / QEMU (make mcu-check installs them)")
+def test_mcu_check_with_a_relative_out_folder(tmp_path):
+    """tools/mcu_check.py (make mcu-check) on a packed file, its default kind of --out (relative), bit for bit."""
+    save_packed(build("hadamrnn", 16, 10)[1], tmp_path / "m.qnn")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "mcu_check.py"
+    done = subprocess.run([sys.executable, str(tool), "m.qnn", "--sequences", "1", "--steps", "6", "--out", "b/mcu"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| m.qnn"))
+    assert row.split("|")[2].strip().startswith("30 (1 x 6 steps)") and row.split("|")[3].strip() == "0", row
+    assert (tmp_path / "b" / "mcu" / "model0" / "fw.elf").is_file()
