@@ -19,6 +19,7 @@ import importlib.util
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -40,7 +41,10 @@ def load_before(src: str):
 
 
 def build(pkg, preset, sets, info):
-    cfg = pkg.config.load_config(preset, sets)
+    """The preset's model, built by ``pkg`` from ``pkg``'s own copy of the preset (a preset by name would be
+    looked up in the installed ``qornn``, whose newer keys an older package refuses)."""
+    own = Path(pkg.__file__).parent / "presets" / f"{preset}.yaml"
+    cfg = pkg.config.load_config(str(own) if own.is_file() else preset, sets)
     torch.manual_seed(cfg.seed)
     return pkg.model.build_model(cfg.model, info)
 

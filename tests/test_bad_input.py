@@ -412,7 +412,7 @@ def test_diverged_run_says_how_to_rerun_and_overwrite_works(tmp_path, capsys):
 
 
 def test_non_finite_eval_prints_null_and_says_why(base_run, tmp_path, capsys, monkeypatch):
-    import qornn.train as training
+    import qornn.evaluation as training
 
     monkeypatch.setattr(training, "evaluate", lambda *a, **k: {"split": "test", "loss": float("nan")})
     assert main(["eval", str(base_run)]) == 0

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,9 +97,9 @@ def test_pack_bits_round_trip(bits):
 
 # ---- reference == fake-quantized PyTorch model, and close to the float model at high bits ------------
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-@pytest.mark.parametrize("bits", [4, 8, 16])
-def test_reference_equals_fake_quantized_model(family, bits):
-    model, spec, x = build(family, 32, bits)
+@pytest.mark.parametrize("bits,n", [(4, 32), (8, 32), (16, 32), (12, 8), (12, 512)])
+def test_reference_equals_fake_quantized_model(family, bits, n):
+    model, spec, x = build(family, n, bits)
     fake = IntegerExactModel(spec)
     ref = integer_forward(spec, integer_inputs(spec, x))
     assert ref.dtype == np.int64
@@ -129,9 +133,9 @@ def test_block_permutation_is_folded_into_the_frame():
 
 # ---- C: compiled with -Werror, bit for bit against the reference -----------------------------------
 @needs_cc
-@pytest.mark.parametrize("family,n", [("hadamrnn", 8), ("hadamrnn", 512), ("block-hadamrnn-perm", 64),
-                                      ("block-hadamrnn-perm", 512), ("qornn-modrelu", 8), ("qornn-relu", 64),
-                                      ("qornn-modrelu", 512)])
+@pytest.mark.parametrize("family,n", [("hadamrnn", 8), ("hadamrnn", 64), ("hadamrnn", 512), ("block-hadamrnn-perm", 8),
+                                      ("block-hadamrnn-perm", 64), ("block-hadamrnn-perm", 512), ("qornn-modrelu", 8),
+                                      ("qornn-relu", 64), ("qornn-modrelu", 512)])
 def test_generated_c_matches_reference(family, n, tmp_path):
     _, spec, _ = build(family, n, 12 if n < 512 else 16)
     write_c(spec, tmp_path)
@@ -197,8 +201,9 @@ def test_saturation_is_exercised_and_still_exact(tmp_path):
 
 # ---- packed file ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_packed_round_trip_and_size_rule(family, tmp_path):
-    model, spec, x = build(family, 64, 12)
+@pytest.mark.parametrize("n", [8, 64, 512])
+def test_packed_round_trip_and_size_rule(family, n, tmp_path):
+    model, spec, x = build(family, n, 12)
     path = tmp_path / "model.qnn"
     size = save_packed(spec, path)
     loaded = load_packed(path)
@@ -319,3 +324,34 @@ def test_cli_bad_input_is_one_line_exit_2(runs, capsys, case, tmp_path):
     code, _, err = run_cli(capsys, *argv)
     assert one_line_error(code, err), err
     assert not (tmp_path / "q").exists() and not (tmp_path / "c" / "model.c").exists()
+
+
+def test_cli_quantize_without_its_training_data_is_one_line_exit_2(capsys, tmp_path):
+    """Calibration reads training batches: a run whose data file is gone cannot be calibrated."""
+    from qornn.cli.main import main
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 6, 3)), rng.integers(0, 3, 64)
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=x, y_train=y, X_test=x[:16], y_test=y[:16])
+    assert main(["train", "--config", "copy-hadamrnn", *FAST, "--set", "task.name=npz", "--set", f"task.path={data}",
+                 "--quiet", "--out", str(tmp_path / "run")]) == 0
+    data.unlink()
+    capsys.readouterr()
+    code, _, err = run_cli(capsys, "quantize", tmp_path / "run", "--activation-bits", 8, "--out", tmp_path / "q")
+    assert one_line_error(code, err) and str(data) in err, err
+    assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")),
+                    reason="no ARM toolchain / QEMU (make mcu-check installs them)")
+def test_mcu_check_with_a_relative_out_folder(tmp_path):
+    """tools/mcu_check.py (make mcu-check) on a packed file, its default kind of --out (relative), bit for bit."""
+    save_packed(build("hadamrnn", 16, 10)[1], tmp_path / "m.qnn")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "mcu_check.py"
+    done = subprocess.run([sys.executable, str(tool), "m.qnn", "--sequences", "1", "--steps", "6", "--out", "b/mcu"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| m.qnn"))
+    assert row.split("|")[2].strip().startswith("30 (1 x 6 steps)") and row.split("|")[3].strip() == "0", row
+    assert (tmp_path / "b" / "mcu" / "model0" / "fw.elf").is_file()

@@ -70,3 +70,34 @@ def test_the_checks_catch_what_they_name():
                      "y = torch.nn.Linear.__init__\nfrom . import _validate\n")
     assert private_uses(tree) == ["from torch.nn.utils.parametrizations import _Orthogonal", "torch._C._nn",
                                   "torch._C"]
+
+
+def names_imported_from(tree: ast.AST, module: str, package_parts: tuple[str, ...]) -> set[str]:
+    """Names that a module of the package folder qornn/<package_parts>/ imports from ``qornn.<module>``."""
+    package, found = ["qornn", *package_parts], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            if ".".join([*base, *filter(None, [node.module])]) == f"qornn.{module}":
+                found |= {a.name for a in node.names}
+    return found
+
+
+def test_the_training_module_is_not_a_utility_library():
+    """Other modules import only ``train`` from qornn.train; its helpers have their own homes
+    (evaluation, optimization, recurrent, run), which the command line imports directly."""
+    users = {}
+    for p in modules():
+        rel = p.relative_to(PACKAGE)
+        if rel.name != "train.py" or rel.parent != Path("."):
+            names = names_imported_from(ast.parse(p.read_text()), "train", rel.parent.parts)
+            if names:
+                users[str(rel)] = names
+    assert users and all(names == {"train"} for names in users.values()), users
+
+
+def test_the_import_check_resolves_relative_imports():
+    tree = ast.parse("from ..train import evaluate\nfrom ..training import x\nfrom .train import train\n")
+    assert names_imported_from(tree, "train", ("cli",)) == {"evaluate"}  # .train is qornn.cli.train here
+    tree = ast.parse("from .train import train, evaluate\nfrom qornn.train import Run\n")
+    assert names_imported_from(tree, "train", ()) == {"train", "evaluate", "Run"}

@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     print("| model | outputs compared | mismatches | model flash (B) | model RAM (B) | stack (B) | "
           "firmware flash / RAM (B) |\n|---|---:|---:|---:|---:|---:|---:|")
     for i, (label, spec) in enumerate(models):
-        folder = Path(args.out) / f"model{i}"
+        folder = Path(args.out).resolve() / f"model{i}"  # absolute: the compilers run with cwd=folder
         folder.mkdir(parents=True, exist_ok=True)
         r = check(label, spec, folder, args.sequences, args.steps)
         failed += r["mismatches"] > 0

@@ -235,7 +235,8 @@ def make_objective(spec: SweepSpec, study, command: str | None, say):
     """Optuna objective: train one trial's run folder, return its validation score."""
     import optuna
 
-    from .train import selection_score, train
+    from .evaluation import selection_score
+    from .train import train
 
     def objective(trial) -> float:
         if budget_used(study, before=trial.number) >= spec.trials:  # another worker took the last slot

@@ -105,7 +105,7 @@ def task_and_batch(cfg, batch_size: int):
 
 def _loss(model, task, x, y):
     from ..engine import model_loss
-    from ..train import regularization
+    from ..optimization import regularization
 
     return model_loss(model, task, x, y) + regularization(model)
 
@@ -128,7 +128,8 @@ def agreement(fast, ref, task, x, y) -> tuple[float, float]:
 
 def timings(cfg, fast, ref, task, x, y, steps: int, warmup: int, forward: bool) -> dict:
     """Median seconds of a training step (and a forward pass) per engine, the engines alternated."""
-    from ..train import after_optimizer_step, make_optimizer
+    from ..optimization import make_optimizer
+    from ..recurrent import after_optimizer_step
 
     optims = {id(m): make_optimizer(cfg.train, m.parameters()) for m in (fast, ref)}
 

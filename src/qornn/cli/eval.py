@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..run import load_trained
-    from ..train import evaluate
+    from ..evaluation import evaluate
 
     if args.split not in ("val", "test"):
         raise ConfigError(f"--split {args.split!r} is not allowed; use val or test")

@@ -201,7 +201,7 @@ def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, sourc
     from ..checkpoint import atomic_write_text, save_model
     from ..config import config_to_dict
     from ..jsonio import dumps
-    from ..train import evaluate
+    from ..evaluation import evaluate
 
     save_model(out / rundir.MODEL, new, {"step": step, "config": config_to_dict(new_cfg), "ptq_from": str(src)})
     final = {}
