@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from .distributed import DataParallel
@@ -22,7 +24,7 @@ def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int, dp
     """
     was_training = model.training
     model.eval()
-    first = next(iter([*model.parameters(), *model.buffers()]), None)  # an integer-exact model may hold neither
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)  # an integer-exact model: maybe neither
     device = first.device if first is not None else torch.device("cpu")
     rank, world = (dp.rank, dp.world_size) if dp is not None else (0, 1)
     loss_sum, count, correct, scored = 0.0, 0, 0, 0
