@@ -34,6 +34,8 @@ FAMILIES = {
                                                                   "permute_seed": 5}}, False, "all"),
     "qornn-modrelu": ("bjorck", {"recurrent_bits": 5, "linear_recurrence": False, "nonlinearity": "modrelu"},
                       False, "last"),
+    "qornn-radius": ("bjorck", {"recurrent_bits": 3, "recurrent_rescale": "radius", "linear_recurrence": False,
+                                "nonlinearity": "modrelu"}, False, "last"),
     "qornn-relu": ("dense", {"recurrent_bits": 4, "linear_recurrence": False, "nonlinearity": "relu"}, True, "all"),
 }
 

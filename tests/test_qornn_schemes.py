@@ -155,6 +155,20 @@ def test_k_bit_effective_w_has_at_most_2_to_the_k_values(recurrent, k):
     assert d["step"] == pytest.approx(float(before.abs().max()) / 2 ** (k - 1), rel=1e-5)
 
 
+@pytest.mark.parametrize("recurrent", ["bjorck", "projunn-d", "dense"])
+def test_radius_rescale_keeps_the_codes_and_puts_the_spectral_radius_at_most_one(recurrent):
+    torch.manual_seed(0)
+    plain = OrthoRNN(4, 64, recurrent, recurrent_bits=3)
+    torch.manual_seed(0)
+    bounded = OrthoRNN(4, 64, recurrent, recurrent_bits=3, recurrent_rescale="radius")
+    w, q = plain.weight_hh_l0.detach(), bounded.weight_hh_l0.detach()
+    rho = float(torch.linalg.eigvals(w.double()).abs().max())
+    assert rho > 1.0  # rounding pushed it above 1 ...
+    assert float(torch.linalg.eigvals(q.double()).abs().max()) == pytest.approx(1.0, abs=1e-5)  # ... and back
+    torch.testing.assert_close(q, w / rho, rtol=1e-5, atol=1e-7)
+    assert matrix_diagnostics(q)["distinct_values"] == matrix_diagnostics(w)["distinct_values"]
+
+
 # The digest's table (§5): ‖q_k(W) − W‖₂ and [σ_min, σ_max] of q_k(W), one Haar W, n = 256.
 DIGEST_256 = {2: (1.339, 0.17, 1.97), 3: (0.671, 0.56, 1.51), 4: (0.343, 0.77, 1.25), 5: (0.169, 0.88, 1.12),
               6: (0.084, 0.94, 1.06), 8: (0.021, 0.99, 1.02)}
@@ -218,6 +232,9 @@ def test_ortho_penalty_is_lambda_frobenius_of_the_quantized_w_with_a_straight_th
     (["model.recurrent=lstmx"], "'lstmx' is unknown"),
     (["model.recurrent=gru", "model.recurrent_bits=12"], "recurrent_bits=12"),
     (["model.recurrent=lstm", "model.ortho_penalty=0.1"], "ortho_penalty=0.1"),
+    (["model.recurrent=bjorck", "model.recurrent_rescale=radius"], "needs a k-bit W"),
+    (["model.recurrent=bjorck", "model.recurrent_bits=4", "model.recurrent_rescale=spectral"], "'spectral' is unknown"),
+    (["model.recurrent=lstm", "model.recurrent_bits=4", "model.recurrent_rescale=radius"], "not square"),
 ])
 def test_bad_combinations_are_refused_with_one_line(overrides, needle):
     with pytest.raises(ConfigError) as info:

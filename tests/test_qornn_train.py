@@ -129,6 +129,15 @@ def test_ptq_changes_only_the_quantized_matrices(tmp_path, capsys, recurrent):
     assert w["quantized_bits"] == 4 and w["distinct_values"] <= 16
     assert w["step"] == pytest.approx(w["alpha"] / 8) and w["bits"] == 32 * 32 * 4 + 32
     assert w["orthogonality_error"] > 1e-3 and 0 < w["sigma_min"] < 1 < w["sigma_max"]
+    # the same PTQ with --recurrent-rescale radius: the same codes on a smaller step, spectral radius 1
+    assert main(["quantize", str(tmp_path / "fp"), "--recurrent-bits", "3", "--recurrent-rescale", "radius",
+                 "--out", str(tmp_path / "ptq-radius"), "--quiet", "--no-eval"]) == 0
+    rcfg, _, r = load_trained(tmp_path / "ptq-radius")
+    assert (rcfg.model.recurrent_bits, rcfg.model.recurrent_rescale) == (3, "radius")
+    plain = quantize(before["W"], 3).double()
+    rho = float(torch.linalg.eigvals(plain).abs().max())
+    assert rho > 1.0
+    torch.testing.assert_close(_effective(r)["W"].double(), plain / rho, rtol=1e-5, atol=1e-8)
 
 
 def test_ptq_refuses_bad_requests_with_one_line(tmp_path, capsys):
@@ -140,6 +149,8 @@ def test_ptq_refuses_bad_requests_with_one_line(tmp_path, capsys):
         (["quantize", str(tmp_path / "missing"), "--input-bits", "4", "--out", str(tmp_path / "c")], "does not exist"),
         (["quantize", str(tmp_path / "hadam"), "--input-bits", "9", "--out", str(tmp_path / "d")], "input_bits=9"),
         (["quantize", str(tmp_path / "hadam"), "--input-bits", "2", "--out", str(tmp_path / "hadam")], "source run"),
+        (["quantize", str(tmp_path / "hadam"), "--recurrent-rescale", "radius", "--out", str(tmp_path / "e")],
+         "needs a k-bit W"),
     ]
     for argv, needle in cases:
         assert main(argv) == 2, argv

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from qornn.errors import ConfigError
-from qornn.quant import (UniformQuantizer, check_bits, quantize, quantize_ste, sign_ste, storage_bits_per_weight)
+from qornn.quant import (UniformQuantizer, check_bits, quantize, quantize_codes, quantize_ste, sign_ste,
+                         spectral_radius, storage_bits_per_weight)
 
 
 @pytest.mark.parametrize("bits", range(1, 9))
@@ -86,3 +87,48 @@ def test_storage_bits():
     assert storage_bits_per_weight(None) == 32
     assert storage_bits_per_weight(1) == 2
     assert storage_bits_per_weight(4) == 4
+
+
+def _orthogonal(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0].float()
+
+
+@pytest.mark.parametrize("bits", [3, 4, 6])
+def test_rounding_an_orthogonal_matrix_raises_its_radius_and_bound_radius_brings_it_back(bits):
+    w = _orthogonal(64, bits)
+    plain = quantize(w, bits)
+    assert float(spectral_radius(plain)) > 1.0  # what the option is for
+    bounded = quantize_ste(w, bits, bound_radius=True)
+    assert float(spectral_radius(bounded)) == pytest.approx(1.0, abs=1e-5)
+    codes, _ = quantize_codes(w, bits)
+    ratio = bounded / plain  # same codes, a smaller step: one scalar
+    nonzero = codes != 0
+    assert torch.allclose(ratio[nonzero], ratio[nonzero][0].expand(int(nonzero.sum())), rtol=1e-6)
+    assert float(ratio[nonzero][0]) < 1.0
+
+
+def test_bound_radius_leaves_a_contraction_alone_and_passes_the_gradient_straight_through():
+    w = (0.5 * _orthogonal(16, 0)).requires_grad_(True)
+    q = quantize_ste(w, 8, bound_radius=True)
+    assert torch.equal(q.detach(), quantize(w.detach(), 8))  # ρ < 1: nothing to divide
+    (q * torch.arange(256.0).view(16, 16)).sum().backward()
+    assert torch.equal(w.grad, torch.arange(256.0).view(16, 16))
+
+
+def test_bound_radius_keeps_a_long_quantized_recurrence_bounded():
+    w = _orthogonal(64, 1)
+    h0 = torch.randn(64, generator=torch.Generator().manual_seed(2))
+    norms = {}
+    for bound in (False, True):
+        q, h = quantize_ste(w, 3, bound_radius=bound), h0.clone()
+        for _ in range(500):
+            h = q @ h
+        norms[bound] = float(h.norm() / h0.norm())
+    assert norms[False] > 100.0
+    assert norms[True] < 10.0
+
+
+def test_bound_radius_refuses_a_non_square_weight():
+    with pytest.raises(ConfigError, match="square"):
+        UniformQuantizer(4, bound_radius=True)(torch.randn(3, 4))

@@ -70,6 +70,8 @@ class ModelConfig:
     #: k-bit quantization of the recurrent matrix itself (QORNN, STE): 2..8 (lstm/gru: 1..8); null = as the
     #: scheme gives it. Refused for hadamard / block-hadamard, whose W is already binary / ternary.
     recurrent_bits: Optional[int] = None
+    #: "radius": divide Q_k(W) by its spectral radius when rounding pushed it above 1 ("none": keep it).
+    recurrent_rescale: str = "none"
     #: bjorck: Björck steps N and β of W ← (1+β)W − βWWᵀW after spectral normalisation.
     bjorck_steps: int = 15
     bjorck_beta: float = 0.5

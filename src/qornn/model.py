@@ -45,6 +45,8 @@ class OrthoRNN(nn.Module):
         recurrent: scheme name (``hadamard``, ``block-hadamard``, ``dense``, ...).
         input_bits: p for U (None = full precision).
         recurrent_bits: k, a k-bit STE quantizer on W after the scheme (QORNN; 2..8, None = off).
+        recurrent_rescale: ``none``, or ``radius``: Q_k(W) / max(1, ρ(Q_k(W))), so that rounding does not
+            push the spectral radius above 1 (needs ``recurrent_bits``; see :mod:`qornn.quant`).
         ortho_penalty: λ of the loss term λ‖WᵀW − I‖²_F on the effective W (:meth:`penalty`).
         nonlinearity: σ (``relu``, ``tanh``, ``identity``, ``modrelu``).
         linear_recurrence: σ outside (True) or inside (False) the recurrence.
@@ -59,7 +61,7 @@ class OrthoRNN(nn.Module):
                  input_bits: int | None = None, nonlinearity: str = "relu", linear_recurrence: bool = True,
                  bias: bool = True, batch_first: bool = True, engine: str = "auto",
                  scheme_options: Mapping | None = None, recurrent_bits: int | None = None,
-                 ortho_penalty: float = 0.0):
+                 recurrent_rescale: str = "none", ortho_penalty: float = 0.0):
         super().__init__()
         if not isinstance(hidden_size, int) or hidden_size < 1:
             raise ConfigError(f"model.hidden_size={hidden_size!r} is not allowed; use a positive integer")
@@ -75,6 +77,7 @@ class OrthoRNN(nn.Module):
         self.input_bits = check_bits(input_bits, "model.input_bits")
         scheme = build_scheme(recurrent, hidden_size, scheme_options)
         self.recurrent_bits = check_recurrent_bits(scheme, recurrent_bits)
+        self.recurrent_rescale = check_recurrent_rescale(recurrent_rescale, self.recurrent_bits)
         if isinstance(ortho_penalty, bool) or not isinstance(ortho_penalty, (int, float)) or not ortho_penalty >= 0:
             raise ConfigError(f"model.ortho_penalty={ortho_penalty!r} is not allowed; use a number >= 0")
         self.ortho_penalty = float(ortho_penalty)
@@ -90,7 +93,8 @@ class OrthoRNN(nn.Module):
             nn.init.uniform_(self.bias_hh_l0, -bound, bound)
         attach(self, "weight_hh_l0", scheme)
         quantize_weight_(self, "weight_ih_l0", self.input_bits)
-        quantize_weight_(self, "weight_hh_l0", self.recurrent_bits)  # after the scheme: Q_k(W(latent))
+        quantize_weight_(self, "weight_hh_l0", self.recurrent_bits,  # after the scheme: Q_k(W(latent))
+                         bound_radius=self.recurrent_rescale == "radius")
 
     # -- pieces --------------------------------------------------------------------------
     @property
@@ -230,6 +234,20 @@ def check_recurrent_bits(scheme, bits):
     return bits
 
 
+#: How a k-bit W is rescaled after rounding: not at all, or down to spectral radius 1 when above it.
+RECURRENT_RESCALES = ("none", "radius")
+
+
+def check_recurrent_rescale(rescale, bits):
+    """``none`` or ``radius``; ``radius`` only with a k-bit W (``recurrent_bits``)."""
+    if rescale not in RECURRENT_RESCALES:
+        raise ConfigError(f"model.recurrent_rescale={rescale!r} is unknown; allowed: {', '.join(RECURRENT_RESCALES)}")
+    if rescale != "none" and bits is None:
+        raise ConfigError(f"model.recurrent_rescale={rescale!r} needs a k-bit W; set model.recurrent_bits (2..8) "
+                          f"or model.recurrent_rescale=none")
+    return rescale
+
+
 def build_model(mcfg, info) -> SequenceModel:
     """The model described by ``cfg.model`` for a task with :class:`~qornn.tasks.TaskInfo` ``info``."""
     for key in ("weight_bits", "input_bits", "output_bits"):
@@ -246,6 +264,9 @@ def build_model(mcfg, info) -> SequenceModel:
     if mcfg.recurrent not in SCHEMES and mcfg.recurrent not in CELLS:
         raise ConfigError(f"model.recurrent={mcfg.recurrent!r} is unknown; allowed: "
                           f"{', '.join(sorted(SCHEMES) + sorted(CELLS))}")
+    if mcfg.recurrent in CELLS and mcfg.recurrent_rescale != "none":
+        raise ConfigError(f"model.recurrent_rescale={mcfg.recurrent_rescale!r} is not allowed with model.recurrent="
+                          f"{mcfg.recurrent!r} (its W is not square); use none or an orthogonal scheme")
     if mcfg.recurrent in CELLS and mcfg.ortho_penalty:
         raise ConfigError(f"model.ortho_penalty={mcfg.ortho_penalty} is not allowed with model.recurrent="
                           f"{mcfg.recurrent!r} (its W is not square); use 0 or an orthogonal scheme")
@@ -256,7 +277,7 @@ def build_model(mcfg, info) -> SequenceModel:
         rnn = OrthoRNN(input_size, mcfg.hidden_size, mcfg.recurrent, input_bits=mcfg.input_bits,
                        nonlinearity=mcfg.nonlinearity, linear_recurrence=mcfg.linear_recurrence, engine=mcfg.engine,
                        scheme_options=options, recurrent_bits=mcfg.recurrent_bits,
-                       ortho_penalty=mcfg.ortho_penalty)
+                       recurrent_rescale=mcfg.recurrent_rescale, ortho_penalty=mcfg.ortho_penalty)
     readout = "all" if info.many_to_many else mcfg.readout
     if readout == "all" and not info.many_to_many:
         raise ConfigError("model.readout='all' needs a many-to-many task; use 'last' or 'mean'")

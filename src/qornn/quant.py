@@ -9,6 +9,14 @@ ICLR 2025) and QORNN (arXiv 2402.04012):
 
 The backward pass is the identity (straight-through): dL/dw = dL/dQ(w).
 
+Rounding an orthogonal W to k bits pushes its spectral radius above 1 (ρ(Q_k(W)) ≈ 1.09, 1.03,
+1.006, 1.001 for k = 3, 4, 6, 8 at n = 170), so a quantized recurrence h ← σ(Q_k(W) h + ...) can
+grow by ρ^T over T steps.  ``UniformQuantizer(k, bound_radius=True)`` returns instead
+
+    Q_k(W) / max(1, ρ(Q_k(W)))
+
+the same integer codes on a grid with a smaller step, so storage and integer export are unchanged.
+
 >>> import torch
 >>> w = torch.tensor([-1.0, -0.3, 0.0, 0.26, 1.0])
 >>> quantize(w, 2)          # grid {-2, -1, 0, 1}·α/2, α = 1
@@ -23,7 +31,7 @@ from torch.nn.utils import parametrize
 from .errors import ConfigError
 
 __all__ = ["MIN_BITS", "MAX_BITS", "check_bits", "grid", "quantize", "quantize_codes", "quantize_ste", "quant_levels",
-           "UniformQuantizer", "sign_ste", "storage_bits_per_weight", "quantize_weight_"]
+           "spectral_radius", "UniformQuantizer", "sign_ste", "storage_bits_per_weight", "quantize_weight_"]
 
 MIN_BITS, MAX_BITS = 1, 8
 
@@ -82,15 +90,31 @@ def quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> t
     return codes * step
 
 
-def quantize_ste(w: torch.Tensor, bits: int | None) -> torch.Tensor:
-    """Q_p(w) in the forward pass, identity gradient in the backward pass; None = no-op."""
+def spectral_radius(w: torch.Tensor) -> torch.Tensor:
+    """ρ(W) = max |λ_i(W)| of a square matrix (no gradient), computed in float64.
+
+    >>> float(spectral_radius(torch.tensor([[0.0, 2.0], [0.5, 0.0]])))
+    1.0
+    """
+    return torch.linalg.eigvals(w.detach().double()).abs().max().to(w.dtype)
+
+
+def quantize_ste(w: torch.Tensor, bits: int | None, bound_radius: bool = False) -> torch.Tensor:
+    """Q_p(w) in the forward pass, identity gradient in the backward pass; None = no-op.
+
+    ``bound_radius``: return Q_p(w) / max(1, ρ(Q_p(w))) for a square w (see the module docstring).
+    """
     if bits is None:
         return w
-    return w + (quantize(w.detach(), bits) - w).detach()
+    q = quantize(w.detach(), bits)
+    if bound_radius:
+        q = q / torch.clamp(spectral_radius(q), min=1.0)
+    return w + (q - w).detach()
 
 
 class UniformQuantizer(nn.Module):
-    """Parametrization ``w ↦ Q_p(w)`` with an STE, for ``torch.nn.utils.parametrize``.
+    """Parametrization ``w ↦ Q_p(w)`` (or ``Q_p(w)/max(1, ρ)`` with ``bound_radius``) with an STE, for
+    ``torch.nn.utils.parametrize``.
 
     >>> import torch
     >>> from torch.nn.utils import parametrize
@@ -100,18 +124,21 @@ class UniformQuantizer(nn.Module):
     True
     """
 
-    def __init__(self, bits: int):
+    def __init__(self, bits: int, bound_radius: bool = False):
         super().__init__()
         self.bits = check_bits(bits, allow_none=False)
+        self.bound_radius = bool(bound_radius)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return quantize_ste(w, self.bits)
+        if self.bound_radius and (w.dim() != 2 or w.shape[0] != w.shape[1]):
+            raise ConfigError(f"bound_radius needs a square matrix; got shape {tuple(w.shape)}")
+        return quantize_ste(w, self.bits, self.bound_radius)
 
     def right_inverse(self, w: torch.Tensor) -> torch.Tensor:
         return w
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}"
+        return f"bits={self.bits}" + (", bound_radius=True" if self.bound_radius else "")
 
 
 def storage_bits_per_weight(bits: int | None) -> int:
@@ -144,8 +171,8 @@ def sign_ste(u: torch.Tensor, clipped: bool = False) -> torch.Tensor:
     return _SignSTE.apply(u, clipped)
 
 
-def quantize_weight_(module: nn.Module, tensor_name: str, bits: int | None) -> nn.Module:
+def quantize_weight_(module: nn.Module, tensor_name: str, bits: int | None, bound_radius: bool = False) -> nn.Module:
     """Put the p-bit STE quantizer on ``module.<tensor_name>`` (no-op for ``bits=None``)."""
     if bits is not None:
-        parametrize.register_parametrization(module, tensor_name, UniformQuantizer(bits))
+        parametrize.register_parametrization(module, tensor_name, UniformQuantizer(bits, bound_radius))
     return module

@@ -38,6 +38,9 @@ def register(sub) -> None:
     p.add_argument("run_dir", metavar="DIR", help="trained run folder (from `qornn train --out`)")
     p.add_argument("--recurrent-bits", type=_bits, default=None, metavar="K",
                    help="k for the recurrent matrix W (2..8)")
+    p.add_argument("--recurrent-rescale", choices=("none", "radius"), default=None,
+                   help="radius: divide Q_k(W) by its spectral radius when rounding pushed it above 1 "
+                        "(default: as in DIR)")
     p.add_argument("--input-bits", type=_bits, default=None, metavar="K",
                    help="p for the input matrix U (1..8, or 'fp' for full precision)")
     p.add_argument("--output-bits", type=_bits, default=None, metavar="K",
@@ -116,8 +119,10 @@ def run(args) -> int:
     from ..config import to_yaml
     from ..run import load_trained
 
-    if all(getattr(args, k) is None for k in ("recurrent_bits", "input_bits", "output_bits", "activation_bits")):
-        raise ConfigError("give at least one of --recurrent-bits, --input-bits, --output-bits, --activation-bits")
+    if all(getattr(args, k) is None for k in ("recurrent_bits", "input_bits", "output_bits", "activation_bits",
+                                              "recurrent_rescale")):
+        raise ConfigError("give at least one of --recurrent-bits, --input-bits, --output-bits, --activation-bits, "
+                          "--recurrent-rescale")
     if args.activation_bits is not None:
         from ..export import check_activation_bits
 
@@ -173,6 +178,8 @@ def _new_config(args, cfg):
             changes[key] = value
     if new_cfg.model.recurrent_bits is None and cfg.model.recurrent_bits is not None:
         raise ConfigError("--recurrent-bits fp is not allowed: the run was trained with a quantized W")
+    if args.recurrent_rescale is not None:
+        new_cfg.model.recurrent_rescale = changes["recurrent_rescale"] = args.recurrent_rescale
     if args.activation_bits is not None:
         changes["activation_bits"] = args.activation_bits
     return new_cfg, changes
