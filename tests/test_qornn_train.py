@@ -124,6 +124,10 @@ def test_ptq_changes_only_the_quantized_matrices(tmp_path, capsys, recurrent):
     assert evaluated["loss"] == pytest.approx(summary["test"]["loss"])
     assert summary["ptq"]["source"] == str(tmp_path / "fp")
     assert summary["total_bits"] < summary["ptq"]["source_total_bits"]
+    source = json.loads((tmp_path / "fp" / "summary.json").read_text())
+    assert (summary["steps"], summary["total_steps"], summary["stopped_early"]) == (
+        source["steps"], source["total_steps"], source["stopped_early"])
+    assert summary["commands"][0].startswith("qornn quantize " + str(tmp_path / "fp"))
     assert main(["info", str(tmp_path / "ptq"), "--json"]) == 0
     w = json.loads(capsys.readouterr().out)["weights"]["rnn.weight_hh_l0"]
     assert w["quantized_bits"] == 4 and w["distinct_values"] <= 16
@@ -138,6 +142,16 @@ def test_ptq_changes_only_the_quantized_matrices(tmp_path, capsys, recurrent):
     rho = float(torch.linalg.eigvals(plain).abs().max())
     assert rho > 1.0
     torch.testing.assert_close(_effective(r)["W"].double(), plain / rho, rtol=1e-5, atol=1e-8)
+
+
+def test_ptq_of_a_run_its_budget_stopped_is_marked_as_stopped(tmp_path, capsys):
+    train(copy_cfg("bjorck", "train.steps=500", "train.budget_minutes=1e-6"), tmp_path / "cut", quiet=True)
+    source = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert source["stopped_early"] and source["steps"] < 500
+    assert main(["quantize", str(tmp_path / "cut"), "--recurrent-bits", "5", "--out", str(tmp_path / "q"),
+                 "--quiet", "--no-eval"]) == 0
+    summary = json.loads((tmp_path / "q" / "summary.json").read_text())
+    assert (summary["steps"], summary["total_steps"], summary["stopped_early"]) == (source["steps"], 500, True)
 
 
 def test_ptq_refuses_bad_requests_with_one_line(tmp_path, capsys):

@@ -221,9 +221,13 @@ def _write_ptq_run(args, out, src, new, new_cfg, cfg, task, step, changes, sourc
         atomic_write_text(out / rundir.METRICS, "".join(line + "\n" for line in lines))
     else:
         atomic_write_text(out / rundir.METRICS, "")
-    summary = rundir.make_summary(new_cfg, new, step, step, time.perf_counter() - start, final,
+    # the source's training length: a PTQ of a run its budget stopped is no more complete than that run
+    summary = rundir.make_summary(new_cfg, new, step, int(source_summary.get("total_steps", step)),
+                                  time.perf_counter() - start, final,
+                                  stopped_early=bool(source_summary.get("stopped_early", False)),
                                   activation_bits=args.activation_bits,
                                   ptq={"source": str(src), **changes, "source_test": source_summary.get("test"),
-                                       "source_total_bits": source_summary.get("total_bits")})
+                                       "source_total_bits": source_summary.get("total_bits")},
+                                  commands=[getattr(args, "command_line", "qornn quantize")])
     rundir.write_summary(out, summary)
     return summary
