@@ -91,12 +91,14 @@ def quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> t
 
 
 def spectral_radius(w: torch.Tensor) -> torch.Tensor:
-    """ρ(W) = max |λ_i(W)| of a square matrix (no gradient), computed in float64.
+    """ρ(W) = max |λ_i(W)| of a square matrix (no gradient), computed in float64 on the CPU (MPS has no
+    float64 and no eigenvalue solver), returned on w's device and dtype.
 
     >>> float(spectral_radius(torch.tensor([[0.0, 2.0], [0.5, 0.0]])))
     1.0
     """
-    return torch.linalg.eigvals(w.detach().double()).abs().max().to(w.dtype)
+    rho = torch.linalg.eigvals(w.detach().to("cpu", torch.float64)).abs().max()
+    return rho.to(device=w.device, dtype=w.dtype)
 
 
 def quantize_ste(w: torch.Tensor, bits: int | None, bound_radius: bool = False) -> torch.Tensor:
